@@ -1,0 +1,48 @@
+"""The model interface: one abstract method turns a batch of requests into completions."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.backends.spec import ModelSpec
+from harness.records import Completion, GenerationRequest
+
+
+@dataclass
+class BackendContext:
+    """Run-level facts a backend may need besides its spec."""
+
+    normalize_task_id: Callable[[Any], str] = str
+    cache_dir: str | None = None
+    batch_size: int | None = None
+    base_url: str | None = None
+    show_progress: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class ModelAPI(ABC):
+    """A generation backend. Subclasses implement :meth:`generate`; the rest is optional."""
+
+    def __init__(self, spec: ModelSpec, context: BackendContext) -> None:
+        self.spec = spec
+        self.context = context
+
+    @abstractmethod
+    def generate(self, requests: Sequence[GenerationRequest]) -> Iterator[Completion]:
+        """Yield one completion per (request, sample index), in any order, as they are made."""
+
+    def fingerprint(self) -> str:
+        """Identifies the model weights/adapter/template: part of generation cache keys."""
+        return self.spec.fingerprint()
+
+    def close(self) -> None:
+        """Release model memory, engines or connections."""
+
+    def __enter__(self) -> ModelAPI:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,74 @@
+"""Atomic file writes and append-only JSON lines."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write via a temporary file in the same folder, fsync, then rename over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+class JsonlAppender:
+    """Appends one JSON object per line, flushed and fsynced per batch, so a kill loses at
+    most a partial last line (which readers skip)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._handle = open(path, "a", encoding="utf-8")  # noqa: SIM115 (closed in close())
+
+    def write(self, record: dict[str, Any], sync: bool = True) -> None:
+        self._handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        if sync:
+            self.sync()
+
+    def sync(self) -> None:
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+
+    def close(self) -> None:
+        if not self._handle.closed:
+            self.sync()
+            self._handle.close()
+
+    def __enter__(self) -> JsonlAppender:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_jsonl_tolerant(path: Path) -> list[dict[str, Any]]:
+    """Read our own append-only files; a torn last line (from a kill) is dropped."""
+    if not path.exists():
+        return []
+    records = []
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            if not line.endswith("\n"):
+                break  # torn write at the end
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                break
+    return records

@@ -1,0 +1,89 @@
+"""The execution interface: programs in, outcomes out, through an isolation backend."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from typing import Any, ClassVar
+
+
+class Status(str, Enum):
+    PASSED = "passed"  # the program ran to its end
+    FAILED = "failed"  # a test assertion failed, or the program exited/died before its end
+    TIMEOUT = "timeout"  # wall-clock or CPU limit reached
+    ERROR = "error"  # an exception other than AssertionError (detail = its last line)
+
+
+@dataclass(frozen=True)
+class Limits:
+    timeout_s: float = 10.0  # wall clock, whole process group
+    memory_mb: int = 4096  # RLIMIT_AS
+    file_size_mb: int = 64  # RLIMIT_FSIZE
+    max_processes: int = 64  # RLIMIT_NPROC (binding because the child runs unprivileged)
+    max_output_bytes: int = 16 * 1024  # captured stdout/stderr each
+
+    @property
+    def cpu_s(self) -> int:
+        return int(self.timeout_s) + 2
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ExecJob:
+    """Run ``program`` (complete Python source) with ``limits``; it passes if it ends normally."""
+
+    job_id: str
+    program: str
+    limits: Limits = field(default_factory=Limits)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: Status
+    detail: str = ""  # exception's last line, signal, or reason
+    duration_s: float = 0.0
+    stdout: str = ""
+    stderr: str = ""
+    cached: bool = False
+
+    @property
+    def passed(self) -> bool:
+        return self.status is Status.PASSED
+
+
+class Sandbox(ABC):
+    """An isolation backend running jobs on a pool of long-lived workers.
+
+    Use as a context manager: ``__enter__`` starts workers (or containers), ``__exit__``
+    always stops and removes them.
+    """
+
+    name: ClassVar[str]
+
+    def __init__(self, workers: int = 2) -> None:
+        self.workers = workers
+
+    def start(self) -> None:
+        """Start the worker pool."""
+
+    def close(self) -> None:
+        """Stop workers and remove everything the backend created."""
+
+    @abstractmethod
+    def run(self, jobs: Iterable[ExecJob]) -> Iterator[tuple[ExecJob, Outcome]]:
+        """Yield each job with its outcome as it finishes (any order)."""
+
+    def identity(self) -> str:
+        """Backend name plus anything that changes outcomes (image id): part of cache keys."""
+        return self.name
+
+    def __enter__(self) -> Sandbox:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

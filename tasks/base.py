@@ -1,0 +1,99 @@
+"""The task plugin interface: dataset loader, prompt builder, post-processing, scorers."""
+
+from __future__ import annotations
+
+import hashlib
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+from harness.records import Prompt
+from harness.sandbox.base import Limits
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One benchmark item.
+
+    ``key`` is unique within the task and is what results are keyed by; it equals
+    ``task_id`` unless the dataset repeats ids (ODEX: the position).
+    """
+
+    key: str
+    task_id: str
+    prompt: Prompt
+    reference: str  # the reference completion, as a model would return it
+    references: tuple[str, ...] = ()  # texts for reference-based scorers
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Program:
+    """A complete program whose normal end means the completion passed its tests."""
+
+    source: str
+    limits: Limits | None = None  # None: the run's default limits
+    # Top-level modules the program imports that may be absent from the sandbox (ODEX);
+    # problems whose modules are missing are reported and excluded, never silently dropped.
+    requires: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class DatasetFile:
+    path: str
+    sha256: str
+
+    @classmethod
+    def of(cls, path: Path) -> DatasetFile:
+        return cls(str(path), hashlib.sha256(path.read_bytes()).hexdigest())
+
+
+@dataclass
+class TaskOptions:
+    data_dir: Path | None = None
+    strict: bool = False  # compare results by type and value where the task can
+    source: str | None = None  # docgen: a source tree or "stdlib"
+    args: dict[str, str] = field(default_factory=dict)  # task-specific --task-arg KEY=VALUE
+
+
+class Task(ABC):
+    """Subclass, set the class attributes, implement ``load``; register with ``@tasks.register``."""
+
+    name: ClassVar[str]
+    description: ClassVar[str]
+    version: ClassVar[str] = "1"
+    stop_sequences: ClassVar[tuple[str, ...]] = ()
+    executes: ClassVar[bool] = True  # has unit tests (pass@k)
+    scorers: ClassVar[tuple[str, ...]] = ()  # reference-based scorer names
+    default_max_new_tokens: ClassVar[int] = 512
+    scorer_lang: ClassVar[str] = "python"
+
+    def __init__(self, options: TaskOptions | None = None) -> None:
+        self.options = options or TaskOptions()
+        self.dataset_files: list[DatasetFile] = []
+
+    @abstractmethod
+    def load(self) -> list[Problem]:
+        """Read the dataset (recording ``self.dataset_files``) and build the problems."""
+
+    def postprocess(self, problem: Problem, completion: str) -> str:
+        """Turn a raw completion into the code (or text) that is executed and scored."""
+        return completion
+
+    def program(self, problem: Problem, completion: str) -> Program | None:
+        """The program that tests a post-processed completion, or None if not executable."""
+        return None
+
+    def prediction(self, problem: Problem, completion: str) -> str:
+        """The text compared with ``problem.references`` by reference scorers."""
+        return completion
+
+    def normalize_task_id(self, raw: Any) -> str:
+        """Map a task id as other tools write it (samples files) to this task's form."""
+        return str(raw)
+
+    def settings(self) -> dict[str, Any]:
+        """Task options that change results, recorded in run.json and the config hash."""
+        return {"strict": self.options.strict, "source": self.options.source, **self.options.args}

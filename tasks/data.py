@@ -1,0 +1,111 @@
+"""Finding dataset files: --data-dir, environment variables, a local cache, then the hub.
+
+Search order for a task's file ``NAME`` in folder ``SUBDIR`` (e.g. ``mbpp``):
+
+1. ``--data-dir DIR``: ``DIR/NAME`` or ``DIR/SUBDIR/NAME``
+2. ``$HARNESS_<SUBDIR>_DIR/NAME`` (e.g. ``HARNESS_MBPP_DIR``)
+3. ``$HARNESS_DATA_DIR/SUBDIR/NAME``
+4. the download cache ``$HARNESS_CACHE_DIR/data/SUBDIR/NAME`` (default ``~/.cache/harness``)
+5. the Hugging Face hub through ``datasets`` (skipped when ``HF_HUB_OFFLINE``/
+   ``HF_DATASETS_OFFLINE``/``HARNESS_OFFLINE`` is set), saved into the cache of step 4.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from harness.errors import DataNotFoundError, HarnessError
+from harness.io import atomic_write_text
+from harness.tasks.base import TaskOptions
+
+log = logging.getLogger(__name__)
+
+HubExporter = Callable[[Path], None]  # writes the expected file at the given path
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("HARNESS_CACHE_DIR", Path.home() / ".cache" / "harness"))
+
+
+def offline() -> bool:
+    return any(
+        os.environ.get(var, "").lower() in {"1", "true", "yes", "on"}
+        for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "HARNESS_OFFLINE")
+    )
+
+
+def env_var_for(subdir: str) -> str:
+    return "HARNESS_" + "".join(c if c.isalnum() else "_" for c in subdir).upper() + "_DIR"
+
+
+def candidate_paths(names: Iterable[str], subdir: str, options: TaskOptions) -> list[Path]:
+    roots: list[Path] = []
+    if options.data_dir is not None:
+        roots += [options.data_dir, options.data_dir / subdir]
+    if os.environ.get(env_var_for(subdir)):
+        roots.append(Path(os.environ[env_var_for(subdir)]))
+    if os.environ.get("HARNESS_DATA_DIR"):
+        roots.append(Path(os.environ["HARNESS_DATA_DIR"]) / subdir)
+    roots.append(cache_dir() / "data" / subdir)
+    return [root / name for root in roots for name in names]
+
+
+def locate(
+    names: str | list[str],
+    *,
+    subdir: str,
+    options: TaskOptions,
+    hub: tuple[str, HubExporter] | None = None,
+) -> Path:
+    """Return the first existing file among ``names`` (alternatives, best first)."""
+    names = [names] if isinstance(names, str) else names
+    for path in candidate_paths(names, subdir, options):
+        if path.is_file():
+            return path
+    target = cache_dir() / "data" / subdir / names[0]
+    why = "offline"
+    if hub is not None and not offline():
+        hub_id, export = hub
+        try:
+            log.info("downloading %s from the hub into %s", hub_id, target)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            export(target)
+            return target
+        except Exception as exc:  # any hub failure becomes the one-line error below
+            why = f"hub download of {hub_id} failed: {type(exc).__name__}: {exc}".splitlines()[0]
+    where = f"--data-dir DIR, ${env_var_for(subdir)}, or $HARNESS_DATA_DIR/{subdir}/"
+    raise DataNotFoundError(
+        f"{subdir}: dataset file {names[0]} not found; put it in {where} ({why})"
+    )
+
+
+def export_hub_dataset(hub_id: str, split: str, config: str | None = None) -> HubExporter:
+    """An exporter that saves a hub dataset split as JSON lines."""
+
+    def export(target: Path) -> None:
+        import datasets  # heavy; only imported when a download is needed
+
+        rows = datasets.load_dataset(hub_id, config, split=split)
+        atomic_write_text(target, "".join(json.dumps(dict(row)) + "\n" for row in rows))
+
+    return export
+
+
+def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
+    """Read JSON lines from a plain or .gz file; a bad line is a one-line error."""
+    import gzip
+
+    opener: Any = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                yield json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise HarnessError(f"{path}:{number}: not valid JSON: {exc.msg}") from exc
