@@ -82,8 +82,13 @@ class Task(ABC):
         """Turn a raw completion into the code (or text) that is executed and scored."""
         return completion
 
-    def program(self, problem: Problem, completion: str) -> Program | None:
-        """The program that tests a post-processed completion, or None if not executable."""
+    def solution(self, problem: Problem, completion: str) -> str:
+        """The full code under test for a post-processed completion (HumanEval: the prompt
+        plus the completion). Samples files that give a whole ``solution`` skip this."""
+        return completion
+
+    def program(self, problem: Problem, solution: str) -> Program | None:
+        """The program that tests a solution, or None if the task does not execute."""
         return None
 
     def prediction(self, problem: Problem, completion: str) -> str:
@@ -93,6 +98,16 @@ class Task(ABC):
     def normalize_task_id(self, raw: Any) -> str:
         """Map a task id as other tools write it (samples files) to this task's form."""
         return str(raw)
+
+    def sample_key(self, record: Mapping[str, Any]) -> str | None:
+        """The problem key a samples-file line belongs to (None: the line names no problem).
+
+        Default: the normalised ``task_id``; tasks whose ids repeat override this (e.g. to
+        use an ``index`` field).
+        """
+        if "task_id" not in record:
+            return None
+        return self.normalize_task_id(record["task_id"])
 
     def settings(self) -> dict[str, Any]:
         """Task options that change results, recorded in run.json and the config hash."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +16,10 @@ class BackendContext:
     """Run-level facts a backend may need besides its spec."""
 
     normalize_task_id: Callable[[Any], str] = str
+    # Maps one samples-file line to a problem key (the task's ``sample_key``).
+    sample_key: Callable[[Mapping[str, Any]], str | None] = lambda record: (
+        str(record["task_id"]) if "task_id" in record else None
+    )
     cache_dir: str | None = None
     batch_size: int | None = None
     base_url: str | None = None

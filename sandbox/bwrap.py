@@ -1,0 +1,179 @@
+"""``--sandbox bwrap``: each worker runs inside bubblewrap namespaces.
+
+Every worker gets new user, pid, network, ipc, uts (and cgroup) namespaces, a root file
+system made of read-only binds (system directories, /etc with the password hashes masked,
+the Python installation, the virtual environment; no home directories, no project files),
+a private size-limited tmpfs /tmp, no network at all, a scrubbed environment, and
+``--die-with-parent``. The worker is the only process besides bwrap's init in its own pid
+namespace, so after each job one ``kill(-1)`` kills everything the job left behind. A
+program that kills its worker takes down the whole namespace; the pool replaces it.
+
+Run as an ordinary user, one unprivileged ``bwrap`` does all of it. Run as root (CI,
+containers), an outer ``bwrap`` builds the file system and the network/ipc/uts namespaces,
+then ``setpriv`` drops to a dedicated unprivileged uid and an inner ``bwrap`` creates the
+user and pid namespaces: the programs never run with a uid that owns anything on the host,
+so ``RLIMIT_NPROC`` binds and root-only files stay unreadable.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import subprocess
+import sys
+from functools import cache
+
+from harness.errors import HarnessError
+from harness.sandbox.base import ExecJob, Limits
+from harness.sandbox.local import unprivileged_uid_block
+from harness.sandbox.pool import SANDBOX_ENV, WORKER_SCRIPT, PoolSandbox, WorkerLaunch
+
+log = logging.getLogger(__name__)
+
+WORKER_IN_SANDBOX = "/opt/harness/worker.py"
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+# Readable only by root anyway; masked so that not even a mapping mistake can expose them.
+MASKED_FILES = ("/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-",
+                "/etc/sudoers", "/etc/security/opasswd")
+DEFAULT_TMP_SIZE_MB = 512
+INSTALL_HINT = "install the 'bubblewrap' package (apt-get install -y bubblewrap)"
+
+
+@cache
+def bwrap_supports(option: str) -> bool:
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return False
+    result = subprocess.run([bwrap, "--help"], capture_output=True, text=True, check=False)
+    return option in result.stdout + result.stderr
+
+
+def python_roots() -> list[str]:
+    """Directories the interpreter (and its packages) need, outside the system dirs."""
+    candidates = {
+        sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+        os.path.dirname(os.path.realpath(sys.executable)),
+    }
+    roots: list[str] = []
+    for path in sorted(os.path.realpath(p) for p in candidates):
+        if any(path == d or path.startswith(d + "/") for d in (*SYSTEM_DIRS, *roots)):
+            continue
+        roots.append(path)
+    # The venv's own path may be a symlink to its real location: bind both spellings.
+    for path in (sys.prefix, sys.exec_prefix):
+        if os.path.realpath(path) != path and path not in roots:
+            roots.append(path)
+    return roots
+
+
+def _parents(path: str) -> list[str]:
+    parents = []
+    parent = os.path.dirname(path)
+    while parent not in ("/", ""):
+        parents.append(parent)
+        parent = os.path.dirname(parent)
+    return parents[::-1]
+
+
+def filesystem_args(tmp_size_mb: int) -> list[str]:
+    """Read-only binds for the sandbox's root file system, then /dev, /tmp."""
+    args: list[str] = []
+    for directory in SYSTEM_DIRS:
+        if os.path.islink(directory):
+            args += ["--symlink", os.readlink(directory), directory]
+        elif os.path.isdir(directory):
+            args += ["--ro-bind", directory, directory]
+    args += ["--ro-bind", "/etc", "/etc"]
+    for secret in MASKED_FILES:
+        if os.path.exists(secret):
+            args += ["--ro-bind", "/dev/null", secret]
+    made = set()
+    for path in [*python_roots(), WORKER_IN_SANDBOX]:
+        # bwrap would copy the host's parent permissions (e.g. a 0700 /root): make them
+        # traversable so the unprivileged uid reaches the interpreter, and nothing else.
+        for parent in _parents(path):
+            if parent not in made:
+                made.add(parent)
+                args += ["--perms", "0755", "--dir", parent]
+    for root in python_roots():
+        args += ["--ro-bind", root, root]
+    args += ["--ro-bind", str(WORKER_SCRIPT), WORKER_IN_SANDBOX]
+    args += ["--dev", "/dev", "--perms", "1777", "--tmpfs", "/dev/shm"]
+    args += ["--perms", "1777", "--size", str(tmp_size_mb * 1024 * 1024), "--tmpfs", "/tmp"]
+    return args
+
+
+def env_args(env: dict[str, str]) -> list[str]:
+    args = ["--clearenv"]
+    for key, value in env.items():
+        args += ["--setenv", key, value]
+    return args
+
+
+class BwrapSandbox(PoolSandbox):
+    name = "bwrap"
+
+    def __init__(self, workers: int = 2, tmp_size_mb: int = DEFAULT_TMP_SIZE_MB) -> None:
+        super().__init__(workers)
+        self.tmp_size_mb = tmp_size_mb
+        self.as_root = os.geteuid() == 0
+        self.uid_base = unprivileged_uid_block()
+
+    def prepare(self) -> None:
+        problem = missing_tools()
+        if problem:
+            raise HarnessError(f"the bwrap sandbox cannot run here: {problem}")
+
+    def launch(self, slot: int) -> WorkerLaunch:
+        env = dict(SANDBOX_ENV)
+        python = [sys.executable, "-s", WORKER_IN_SANDBOX]
+        common = ["--die-with-parent", "--new-session", "--hostname", "sandbox"]
+        no_userns = ["--disable-userns"] if bwrap_supports("--disable-userns") else []
+        if self.as_root:
+            uid = str(self.uid_base + slot)
+            argv = [
+                "bwrap", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
+                "--unshare-cgroup-try", *common, *filesystem_args(self.tmp_size_mb),
+                "--proc", "/proc", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
+                *env_args(env), "--",
+                "setpriv", "--reuid", uid, "--regid", uid, "--clear-groups", "--inh-caps=-all",
+                "--",
+                "bwrap", "--unshare-user", "--unshare-pid", *no_userns,
+                "--die-with-parent", "--dev-bind", "/", "/", "--", *python,
+            ]
+        else:
+            argv = [
+                "bwrap", "--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc",
+                "--unshare-uts", "--unshare-cgroup-try", *no_userns, *common,
+                *filesystem_args(self.tmp_size_mb), "--proc", "/proc", *env_args(env),
+                "--", *python,
+            ]
+        config = {"uid": None, "pid_namespace": True, "env": env, "tmp_base": "/tmp"}
+        return WorkerLaunch(argv=argv, config=config, env=env)
+
+
+def missing_tools() -> str | None:
+    if shutil.which("bwrap") is None:
+        return f"bwrap is not installed; {INSTALL_HINT}"
+    if os.geteuid() == 0 and shutil.which("setpriv") is None:
+        return "setpriv (util-linux) is not installed"
+    return None
+
+
+@cache
+def bwrap_problem() -> str | None:
+    """None when the bwrap backend works on this machine, else why not (runs one job)."""
+    problem = missing_tools()
+    if problem:
+        return problem
+    try:
+        with BwrapSandbox(workers=1) as sandbox:
+            job = ExecJob("bwrap-probe", "assert True", Limits(timeout_s=30))
+            for _, outcome in sandbox.run([job]):
+                if not outcome.passed:
+                    return (f"a trivial program did not pass: {outcome.status.value} "
+                            f"{outcome.detail}")
+    except HarnessError as exc:
+        return str(exc)
+    return None

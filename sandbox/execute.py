@@ -1,0 +1,66 @@
+"""Run jobs through a sandbox with the execution cache and one re-run of timeouts.
+
+Cache hits come first (``Outcome.cached`` is True); identical programs within one call run
+once when a cache is given. A job that times out is run once more before the timeout is
+final, so that a moment of load on the machine does not flip a verdict; only final
+outcomes are stored.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+
+from harness.sandbox.base import ExecJob, Outcome, Sandbox, Status
+from harness.sandbox.cache import ExecutionCache, cache_key
+
+log = logging.getLogger(__name__)
+
+
+def execute(
+    jobs: Iterable[ExecJob], sandbox: Sandbox, cache: ExecutionCache | None = None
+) -> Iterator[tuple[ExecJob, Outcome]]:
+    """Yield each job with its outcome as it finishes (cache hits first)."""
+    identity = sandbox.identity() if cache is not None else ""
+    originals: list[ExecJob] = []  # index -> the caller's job
+    keys: list[str | None] = []
+    duplicates: dict[str, list[ExecJob]] = {}  # key -> later jobs with the same content
+    for job in jobs:
+        key = None
+        if cache is not None:
+            key = cache_key(job, identity)
+            hit = cache.get_key(key)
+            if hit is not None:
+                yield job, hit
+                continue
+            if key in duplicates:
+                duplicates[key].append(job)
+                continue
+            duplicates[key] = []
+        originals.append(job)
+        keys.append(key)
+
+    def finish(index: int, outcome: Outcome) -> Iterator[tuple[ExecJob, Outcome]]:
+        key = keys[index]
+        if cache is not None and key is not None:
+            cache.put_key(key, outcome)
+        yield originals[index], outcome
+        if key is not None:
+            for twin in duplicates.get(key, ()):
+                yield twin, replace(outcome, cached=True)
+
+    timed_out: list[int] = []
+    first_pass = [ExecJob(str(i), job.program, job.limits) for i, job in enumerate(originals)]
+    for tagged, outcome in sandbox.run(first_pass):
+        index = int(tagged.job_id)
+        if outcome.status is Status.TIMEOUT:
+            timed_out.append(index)
+        else:
+            yield from finish(index, outcome)
+    if timed_out:
+        log.debug("re-running %d timed-out jobs once", len(timed_out))
+        second_pass = [ExecJob(str(i), originals[i].program, originals[i].limits)
+                       for i in timed_out]
+        for tagged, outcome in sandbox.run(second_pass):
+            yield from finish(int(tagged.job_id), outcome)

@@ -1,0 +1,184 @@
+"""CoNaLa (Yin et al., MSR 2018), curated split: natural-language intent -> Python snippet.
+
+No tests: scored against the reference snippet with BLEU and CodeBLEU. The model input is
+``rewritten_intent``, or ``intent`` where that is null (23 of 500 test records).
+``question_id`` repeats (500 test records cover 364 questions), so problems are keyed by
+position in the file (``"0"`` ... ``"499"``) unless every id in the file is unique.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+from harness.errors import HarnessError
+from harness.io import atomic_write_text
+from harness.records import Prompt
+from harness.tasks.base import DatasetFile, Problem, Task, TaskOptions
+from harness.tasks.data import HubExporter, locate
+
+HUB_ID = "neulab/conala"
+HUB_CONFIG = "curated"
+SPLIT_FILES = {"test": "conala-test.json", "train": "conala-train.json"}
+
+INSTRUCTION = (
+    "Write a short Python snippet, usually a single line, that does what the task asks. "
+    "Reply with the code only."
+)
+PROMPT_TEMPLATE = INSTRUCTION + "\n\nTask: {intent}\nCode:\n"
+CHAT_TEMPLATE = INSTRUCTION + "\n\nTask: {intent}"
+
+
+def extract_snippet(completion: str) -> str:
+    """The first fenced code block if there is one, else the text up to the first blank line."""
+    lines = completion.split("\n")
+    for start, line in enumerate(lines):
+        if line.lstrip().startswith("```"):
+            body = []
+            for inner in lines[start + 1 :]:
+                if inner.lstrip().startswith("```"):
+                    break
+                body.append(inner)
+            return textwrap.dedent("\n".join(body)).strip("\n").rstrip()
+    return completion.strip("\n").split("\n\n", 1)[0].rstrip()
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """The original JSON array, or JSON lines (one record per line)."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        if text.lstrip().startswith("["):
+            records = json.loads(text)
+        else:
+            records = [json.loads(line) for line in text.splitlines() if line.strip()]
+    except json.JSONDecodeError as exc:
+        raise HarnessError(f"{path}: not CoNaLa JSON: {exc}") from exc
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise HarnessError(f"{path}: expected a JSON array of CoNaLa records")
+    return records
+
+
+def export_from_hub(split: str) -> HubExporter:
+    """Save the hub copy of a split in the original format (a JSON array)."""
+
+    def export(target: Path) -> None:
+        import datasets  # heavy; only imported when a download is needed
+
+        rows = datasets.load_dataset(HUB_ID, HUB_CONFIG, split=split)
+        atomic_write_text(target, json.dumps([dict(row) for row in rows], indent=2))
+
+    return export
+
+
+class CoNaLa(Task):
+    name: ClassVar[str] = "conala"
+    description: ClassVar[str] = (
+        "CoNaLa curated: intent -> Python snippet, BLEU and CodeBLEU (--task-arg split=test|train)"
+    )
+    executes: ClassVar[bool] = False
+    scorers: ClassVar[tuple[str, ...]] = ("bleu", "codebleu")
+    stop_sequences: ClassVar[tuple[str, ...]] = ("\nTask:",)
+    default_max_new_tokens: ClassVar[int] = 128
+
+    def __init__(self, options: TaskOptions | None = None) -> None:
+        super().__init__(options)
+        self._keys: list[str] | None = None  # problem keys in file order, set by load()
+        self._keys_by_task_id: dict[str, list[str]] = {}
+        self._known_keys: set[str] = set()
+
+    def split(self) -> str:
+        split = self.options.args.get("split", "test")
+        if split not in SPLIT_FILES:
+            raise HarnessError(
+                f"conala: split must be one of {', '.join(SPLIT_FILES)}, not {split!r}"
+            )
+        return split
+
+    def load(self) -> list[Problem]:
+        split = self.split()
+        path = locate(
+            SPLIT_FILES[split],
+            subdir="conala",
+            options=self.options,
+            hub=(HUB_ID, export_from_hub(split)),
+        )
+        records = read_records(path)
+        self.dataset_files = [DatasetFile.of(path)]
+        task_ids = [str(self._field(path, i, r, "question_id")) for i, r in enumerate(records)]
+        by_position = len(set(task_ids)) < len(task_ids)
+        problems = []
+        for index, (record, task_id) in enumerate(zip(records, task_ids, strict=True)):
+            intent = record.get("rewritten_intent") or self._field(path, index, record, "intent")
+            snippet = str(self._field(path, index, record, "snippet"))
+            problems.append(
+                Problem(
+                    key=str(index) if by_position else task_id,
+                    task_id=task_id,
+                    prompt=Prompt(
+                        text=PROMPT_TEMPLATE.format(intent=intent),
+                        messages=(
+                            {"role": "user", "content": CHAT_TEMPLATE.format(intent=intent)},
+                        ),
+                    ),
+                    reference=snippet,
+                    references=(snippet,),
+                    metadata={
+                        "index": index,
+                        "intent": record.get("intent"),
+                        "rewritten_intent": record.get("rewritten_intent"),
+                    },
+                )
+            )
+        self._keys = [problem.key for problem in problems]
+        self._known_keys = set(self._keys)
+        self._keys_by_task_id = {}
+        for problem in problems:
+            self._keys_by_task_id.setdefault(problem.task_id, []).append(problem.key)
+        return problems
+
+    @staticmethod
+    def _field(path: Path, index: int, record: Mapping[str, Any], name: str) -> Any:
+        value = record.get(name)
+        if value is None:
+            raise HarnessError(f"{path}: record {index} has no {name!r}")
+        return value
+
+    def postprocess(self, problem: Problem, completion: str) -> str:
+        return extract_snippet(completion)
+
+    def normalize_task_id(self, raw: Any) -> str:
+        """``15080500``, ``"15080500"`` and ``"conala/15080500"`` name the same question."""
+        return str(raw).strip().rsplit("/", 1)[-1]
+
+    def sample_key(self, record: Mapping[str, Any]) -> str | None:
+        """A samples line's problem: its ``key`` (harness samples), its ``index`` (0-based
+        position in the dataset file), or its ``task_id`` where that names one problem."""
+        if self._keys is None:
+            self.load()
+        keys = self._keys or []
+        if "key" in record and str(record["key"]) in self._known_keys:
+            return str(record["key"])
+        if "index" in record:
+            index = str(record["index"]).strip()
+            position = int(index) if index.isdigit() else -1
+            if not 0 <= position < len(keys):
+                raise HarnessError(
+                    f"conala: sample index {record['index']!r} is not a position 0-{len(keys) - 1}"
+                )
+            return keys[position]
+        if "task_id" not in record:
+            return None
+        task_id = self.normalize_task_id(record["task_id"])
+        matches = self._keys_by_task_id.get(task_id)
+        if not matches:
+            raise HarnessError(f"conala: no problem has task_id {task_id!r}")
+        if len(matches) > 1:
+            raise HarnessError(
+                f"conala: task_id {task_id} names {len(matches)} problems (question ids "
+                "repeat); give each sample an 'index' field (its 0-based position in the "
+                "dataset file)"
+            )
+        return matches[0]

@@ -1,0 +1,3 @@
+# ruff: noqa  (deliberately hostile test input, not project code)
+while True:
+    pass

@@ -1,0 +1,280 @@
+"""The sandbox executor: worker protocol and verdicts, pool recovery, cache, execute(),
+calibration and backend selection (local and bwrap; Docker in test_sandbox_docker.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from harness.errors import HarnessError
+from harness.sandbox import ExecJob, Limits, Outcome, Sandbox, Status, open_sandbox
+from harness.sandbox.cache import ExecutionCache, cache_key
+from harness.sandbox.calibration import calibrate_limits
+from harness.sandbox.execute import execute
+from harness.sandbox.local import LocalSandbox
+
+LIMITS = Limits(timeout_s=3.0, memory_mb=1024, max_output_bytes=1000)
+
+
+@pytest.fixture(scope="module", params=["local", "bwrap"])
+def sandbox(request) -> Iterator[Sandbox]:
+    with open_sandbox(request.param, workers=2) as opened:
+        yield opened
+
+
+def run_one(sandbox: Sandbox, program: str, limits: Limits = LIMITS) -> Outcome:
+    [(_, outcome)] = list(sandbox.run([ExecJob("job", program, limits)]))
+    return outcome
+
+
+# --------------------------------------------------------------------------- verdicts
+
+
+@pytest.mark.parametrize(
+    ("program", "status", "detail"),
+    [
+        ("def f(x):\n    return x + 1\nassert f(1) == 2\n", "passed", ""),
+        ("assert 1 == 2, 'one is not two'", "failed", "AssertionError: one is not two"),
+        ("import math\nmath.nope()", "error",
+         "AttributeError: module 'math' has no attribute 'nope'"),
+        ("def f(:\n    pass", "error", "SyntaxError"),
+        ("raise KeyboardInterrupt", "error", "KeyboardInterrupt"),
+        ("import sys\nsys.exit(0)\nassert False", "failed", "exited before the end"),
+        ("exit()\nassert False", "failed", "exited before the end"),
+        ("import os\nos._exit(0)", "failed", "exited before the end (exit code 0)"),
+        ("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)", "failed", "SIGKILL"),
+        ("import os\nos.abort()", "failed", "killed by SIGABRT"),
+        ("while True:\n    pass", "timeout", "wall-clock limit of 1s"),
+    ],
+)
+def test_verdicts(sandbox, program, status, detail):
+    outcome = run_one(sandbox, program, replace(LIMITS, timeout_s=1.0))
+    assert outcome.status.value == status, outcome
+    assert detail in outcome.detail
+
+
+def test_output_is_captured_and_capped(sandbox):
+    outcome = run_one(sandbox, "import sys\nprint('hello')\nprint('x' * 5000, file=sys.stderr)")
+    assert outcome.passed
+    assert outcome.stdout == "hello\n"
+    assert outcome.stderr.startswith("x" * 1000)
+    assert "4001 more bytes not kept" in outcome.stderr
+
+
+def test_failure_prints_the_traceback_of_the_program_only(sandbox):
+    outcome = run_one(sandbox, "def check():\n    assert 2 + 2 == 5\ncheck()")
+    assert outcome.status is Status.FAILED
+    assert 'File "<program>", line 2, in check' in outcome.stderr
+    assert "assert 2 + 2 == 5" in outcome.stderr
+    assert "worker" not in outcome.stderr
+
+
+def test_each_job_gets_a_fresh_directory_and_a_scrubbed_environment(sandbox):
+    os.environ["HARNESS_TEST_TOKEN"] = "do-not-leak"
+    try:
+        program = (
+            "import os, json\n"
+            "assert os.listdir('.') == [], os.listdir('.')\n"
+            "open('left-behind', 'w').write('x')\n"
+            "print(json.dumps({'cwd': os.getcwd(), 'env': dict(os.environ),"
+            " 'uid': os.getuid()}))\n"
+        )
+        first, second = (json.loads(run_one(sandbox, program).stdout) for _ in range(2))
+    finally:
+        del os.environ["HARNESS_TEST_TOKEN"]
+    assert first["cwd"] != second["cwd"]
+    assert first["env"]["HOME"] == first["cwd"]
+    assert "HARNESS_TEST_TOKEN" not in first["env"]
+    assert first["env"]["PYTHONHASHSEED"] == "0"
+    if os.geteuid() == 0:
+        assert first["uid"] != 0  # root drops to an unprivileged uid before running code
+
+
+def test_rlimits_are_applied(sandbox):
+    limits = replace(LIMITS, memory_mb=700, file_size_mb=3, max_processes=17)
+    program = (
+        "import resource as r\n"
+        "print(r.getrlimit(r.RLIMIT_AS)[0] // 2**20, r.getrlimit(r.RLIMIT_FSIZE)[0] // 2**20,"
+        " r.getrlimit(r.RLIMIT_NPROC)[0], r.getrlimit(r.RLIMIT_CPU)[0])"
+    )
+    assert run_one(sandbox, program, limits).stdout.split() == ["700", "3", "17", "5"]
+
+
+def test_string_hashes_are_reproducible(sandbox):
+    program = "print(hash('harness'))"
+    assert run_one(sandbox, program).stdout == run_one(sandbox, program).stdout
+
+
+def test_many_jobs_each_yield_exactly_once(sandbox):
+    jobs = [ExecJob(f"j{i}", f"assert {i} % 3 != 0", LIMITS) for i in range(25)]
+    results = {job.job_id: outcome.status for job, outcome in sandbox.run(jobs)}
+    assert len(results) == 25
+    assert all((results[f"j{i}"] is Status.FAILED) == (i % 3 == 0) for i in range(25))
+
+
+def test_abandoning_a_run_leaves_the_pool_usable(sandbox):
+    jobs = [ExecJob(str(i), "import time\ntime.sleep(0.2)", LIMITS) for i in range(6)]
+    for _ in sandbox.run(jobs):
+        break
+    assert run_one(sandbox, "assert True").passed
+
+
+def test_the_standard_library_is_importable_after_the_uid_drop(sandbox):
+    program = "import fractions, xml.dom.minidom, email.mime.text, sqlite3, decimal\nprint(1)"
+    assert run_one(sandbox, program).stdout == "1\n"
+
+
+# --------------------------------------------------------------------------- pool recovery
+
+
+def test_a_killed_worker_fails_the_job_and_is_replaced():
+    # Without the uid drop a program can kill its worker (as in bwrap and docker).
+    with LocalSandbox(workers=1, drop_privileges=False) as sandbox:
+        jobs = [ExecJob("killer", "import os\nos.kill(os.getppid(), 9)", LIMITS),
+                ExecJob("after", "assert True", LIMITS)]
+        outcomes = dict((job.job_id, outcome) for job, outcome in sandbox.run(jobs))
+    assert outcomes["killer"].status is Status.FAILED
+    assert "worker died" in outcomes["killer"].detail
+    assert outcomes["after"].passed
+
+
+def test_a_frozen_worker_times_out_and_is_replaced():
+    with LocalSandbox(workers=1, drop_privileges=False) as sandbox:
+        sandbox.answer_grace_s = 1.0
+        program = "import os, signal\nos.kill(os.getppid(), signal.SIGSTOP)\nwhile True: pass"
+        outcome = run_one(sandbox, program, replace(LIMITS, timeout_s=1.0))
+        assert outcome.status is Status.TIMEOUT
+        assert "did not answer" in outcome.detail
+        assert run_one(sandbox, "assert True").passed
+
+
+def test_a_worker_that_cannot_start_is_a_clear_error(monkeypatch):
+    sandbox = LocalSandbox(workers=1)
+    monkeypatch.setattr("harness.sandbox.local.sys.executable", "/nonexistent/python")
+    with pytest.raises(HarnessError, match="cannot start a local sandbox worker"):
+        sandbox.start()
+
+
+# --------------------------------------------------------------------------- selection
+
+
+def test_open_sandbox_defaults_to_bwrap_where_it_works():
+    sandbox = open_sandbox(None, workers=1)
+    assert sandbox.name == "bwrap"
+    assert sandbox.workers == 1
+
+
+def test_unknown_sandbox_names_get_a_suggestion():
+    with pytest.raises(HarnessError, match="did you mean 'bwrap'"):
+        open_sandbox("bwarp")
+
+
+def test_identity_names_backend_python_and_worker_code():
+    identity = open_sandbox("local", 1).identity()
+    assert identity.startswith("local:py3.")
+    assert identity != open_sandbox("bwrap", 1).identity()
+
+
+# --------------------------------------------------------------------------- cache
+
+
+def test_cache_is_keyed_by_content(tmp_path):
+    job = ExecJob("a", "assert True", LIMITS)
+    key = cache_key(job, "bwrap:x")
+    assert cache_key(replace(job, job_id="other"), "bwrap:x") == key
+    assert cache_key(replace(job, program="assert 1"), "bwrap:x") != key
+    assert cache_key(replace(job, limits=replace(LIMITS, timeout_s=4.0)), "bwrap:x") != key
+    assert cache_key(job, "docker:sha256:other-image") != key
+
+    with ExecutionCache(tmp_path / "cache.sqlite") as cache:
+        assert cache.get(job, "bwrap:x") is None
+        cache.put(job, "bwrap:x", Outcome(Status.FAILED, "AssertionError", 0.5, "out", "err"))
+    with ExecutionCache(tmp_path / "cache.sqlite") as reopened:
+        hit = reopened.get(job, "bwrap:x")
+        assert hit == Outcome(Status.FAILED, "AssertionError", 0.5, "out", "err", cached=True)
+        assert reopened.get(job, "docker:sha256:other-image") is None
+        assert len(reopened) == 1
+
+
+class ScriptedSandbox(Sandbox):
+    """Answers from a script: program -> list of statuses, one per run of that program."""
+
+    name = "scripted"
+
+    def __init__(self, script: dict[str, list[Status]], duration: float = 0.1) -> None:
+        super().__init__(workers=1)
+        self.script = {k: list(v) for k, v in script.items()}
+        self.duration = duration
+        self.ran: list[str] = []
+
+    def run(self, jobs: Iterable[ExecJob]) -> Iterator[tuple[ExecJob, Outcome]]:
+        for job in jobs:
+            self.ran.append(job.program)
+            yield job, Outcome(self.script[job.program].pop(0), duration_s=self.duration)
+
+
+def test_execute_uses_the_cache_and_runs_duplicates_once(tmp_path):
+    sandbox = ScriptedSandbox({"p": [Status.PASSED], "q": [Status.FAILED]})
+    jobs = [ExecJob("1", "p"), ExecJob("2", "q"), ExecJob("3", "p")]
+    with ExecutionCache(tmp_path / "c.sqlite") as cache:
+        first = {job.job_id: outcome for job, outcome in execute(jobs, sandbox, cache)}
+        second = {job.job_id: outcome for job, outcome in execute(jobs, sandbox, cache)}
+    assert sandbox.ran == ["p", "q"]
+    assert {k: (o.status, o.cached) for k, o in first.items()} == {
+        "1": (Status.PASSED, False), "2": (Status.FAILED, False), "3": (Status.PASSED, True)}
+    assert all(o.cached for o in second.values())
+    assert {k: o.status for k, o in second.items()} == {k: o.status for k, o in first.items()}
+
+
+def test_execute_reruns_a_timeout_once_before_it_is_final(tmp_path):
+    sandbox = ScriptedSandbox({"flaky": [Status.TIMEOUT, Status.PASSED],
+                               "slow": [Status.TIMEOUT, Status.TIMEOUT]})
+    jobs = [ExecJob("flaky", "flaky"), ExecJob("slow", "slow")]
+    with ExecutionCache(tmp_path / "c.sqlite") as cache:
+        outcomes = {job.job_id: outcome.status for job, outcome in execute(jobs, sandbox, cache)}
+        assert outcomes == {"flaky": Status.PASSED, "slow": Status.TIMEOUT}
+        assert cache.get(jobs[1], sandbox.identity()).status is Status.TIMEOUT
+    assert sandbox.ran.count("flaky") == 2 and sandbox.ran.count("slow") == 2
+
+
+def test_execute_without_cache_runs_everything(sandbox):
+    jobs = [ExecJob(str(i), "assert True", LIMITS) for i in range(4)]
+    outcomes = list(execute(jobs, sandbox, None))
+    assert sorted(job.job_id for job, _ in outcomes) == ["0", "1", "2", "3"]
+    assert not any(outcome.cached for _, outcome in outcomes)
+
+
+# --------------------------------------------------------------------------- calibration
+
+
+def test_calibration_measures_once_and_applies_floor_and_factor(tmp_path):
+    fast, slow = ExecJob("fast", "fast"), ExecJob("slow", "slow")
+    sandbox = ScriptedSandbox({"fast": [Status.PASSED], "slow": [Status.PASSED]}, duration=2.0)
+    sandbox.duration = 2.0
+    limits = calibrate_limits([slow], sandbox, floor_s=3.0, factor=4.0, cache_dir=tmp_path,
+                              dataset_hash="abc")
+    assert limits == {"slow": 8.0}
+    sandbox.duration = 0.1
+    limits = calibrate_limits([fast, slow], sandbox, floor_s=3.0, factor=4.0,
+                              cache_dir=tmp_path, dataset_hash="abc")
+    assert limits == {"fast": 3.0, "slow": 8.0}
+    assert sandbox.ran == ["slow", "fast"]  # each measured once, then read from the cache
+    [saved] = tmp_path.glob("runtimes-*.json")
+    assert json.loads(saved.read_text())["runtimes"]["slow"]["runtime_s"] == 2.0
+    other = calibrate_limits([fast], ScriptedSandbox({"fast": [Status.PASSED]}, duration=1.5),
+                             floor_s=3.0, factor=4.0, cache_dir=tmp_path, dataset_hash="new")
+    assert other == {"fast": 6.0}  # another dataset hash is measured anew
+
+
+def test_calibration_on_a_real_sandbox(sandbox, tmp_path: Path):
+    jobs = [ExecJob("quick", "assert True", Limits(timeout_s=30)),
+            ExecJob("sleepy", "import time\ntime.sleep(1.0)", Limits(timeout_s=30))]
+    limits = calibrate_limits(jobs, sandbox, floor_s=0.5, factor=2.0, cache_dir=tmp_path,
+                              dataset_hash="d")
+    assert limits["quick"] == 0.5
+    assert 2.0 <= limits["sleepy"] < 4.0
