@@ -29,6 +29,7 @@ import argparse
 import gzip
 import inspect
 import json
+import os
 import platform
 import sys
 import tempfile
@@ -281,6 +282,8 @@ def main(argv: list[str] | None = None) -> int:
                 dtype=args.dtype,
             )
             result["host"] = {
+                "load_average_1m": round(os.getloadavg()[0], 2),
+                "cpus": os.cpu_count(),
                 "machine": platform.machine(),
                 "python": platform.python_version(),
                 "torch": torch.__version__,

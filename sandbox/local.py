@@ -12,9 +12,16 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import shutil
 import sys
 
-from harness.sandbox.pool import SANDBOX_ENV, WORKER_SCRIPT, PoolSandbox, WorkerLaunch
+from harness.sandbox.pool import (
+    SANDBOX_ENV,
+    WORKER_SCRIPT,
+    PoolSandbox,
+    WorkerLaunch,
+    WorkerProcess,
+)
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +48,12 @@ class LocalSandbox(PoolSandbox):
         how = "rlimits and an unprivileged uid" if self.drop_privileges else "rlimits"
         log.warning("sandbox 'local': generated code is NOT isolated (only %s); "
                     "use --sandbox bwrap or docker for untrusted code", how)
+
+    def forget(self, worker: WorkerProcess) -> None:
+        # A worker killed mid-job leaves its folder of job directories behind.
+        tmp_base = worker.info.get("tmp_base")
+        if isinstance(tmp_base, str) and os.path.basename(tmp_base).startswith("harness-worker-"):
+            shutil.rmtree(tmp_base, ignore_errors=True)
 
     def launch(self, slot: int) -> WorkerLaunch:
         uid = self.uid_base + slot if self.drop_privileges else None

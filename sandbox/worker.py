@@ -183,7 +183,11 @@ class Worker:
         self.uid = config.get("uid")  # drop children to this uid/gid (worker runs as root)
         # In a private pid namespace only its init, we and our jobs' processes exist.
         self.pid_namespace = bool(config.get("pid_namespace"))
-        self.tmp_base = config.get("tmp_base") or tempfile.gettempdir()
+        # Job directories live in a folder of our own, so that the shared temp directories
+        # only change when a program writes there.
+        self.tmp_base = tempfile.mkdtemp(
+            prefix="harness-worker-", dir=config.get("tmp_base") or tempfile.gettempdir())
+        os.chmod(self.tmp_base, 0o711)
         self.env = dict(config.get("env") or {})
         self.libc = _libc()
         if self.uid is not None and os.geteuid() != 0:
@@ -198,6 +202,9 @@ class Worker:
             with contextlib.suppress(ImportError):
                 __import__(name)
         self.devnull = os.open(os.devnull, os.O_RDWR)
+
+    def close(self) -> None:
+        shutil.rmtree(self.tmp_base, ignore_errors=True)
 
     # Children of a dropped uid cannot traverse e.g. /root/.pyenv (mode 700 /root), where the
     # interpreter's standard library may live: keep directory fds open and import through
@@ -256,6 +263,7 @@ class Worker:
         for fd in (out_w, err_w, res_w, nonce_r):
             os.close(fd)
         streams = {out_r: Capped(cap), err_r: Capped(cap), res_r: Capped(4096)}
+        shared_before = self._shared_dirs_state() if self.uid is not None else {}
         try:
             timed_out, wait_status, cpu_s, ended = self._supervise(
                 pid, started + timeout, streams
@@ -267,7 +275,7 @@ class Worker:
                 os.close(fd)
             shutil.rmtree(workdir, ignore_errors=True)
             if self.uid is not None:
-                self._remove_files_of_uid()
+                self._remove_files_of_uid(shared_before)
         status, detail = self._classify(
             pid, nonce, timed_out, wait_status, cpu_s, limits, streams[res_r]
         )
@@ -390,9 +398,20 @@ class Worker:
                 with contextlib.suppress(OSError):
                     os.kill(pid, signal.SIGKILL)
 
-    def _remove_files_of_uid(self) -> None:
-        """Delete what the dropped uid left in the host's world-writable directories."""
+    @staticmethod
+    def _shared_dirs_state() -> dict[str, int]:
+        state = {}
         for base in SHARED_WRITABLE_DIRS:
+            with contextlib.suppress(OSError):
+                state[base] = os.stat(base).st_mtime_ns
+        return state
+
+    def _remove_files_of_uid(self, before: dict[str, int]) -> None:
+        """Delete what the dropped uid left in the host's world-writable directories."""
+        after = self._shared_dirs_state()
+        for base in SHARED_WRITABLE_DIRS:
+            if base in before and before.get(base) == after.get(base):
+                continue  # nothing was added or removed there
             try:
                 entries = os.scandir(base)
             except OSError:
@@ -580,21 +599,25 @@ def main() -> None:
     if config is None:
         return
     worker = Worker(config, pool_fd=proto_in)
-    write_frame(proto_out, {
-        "ready": True,
-        "pid": os.getpid(),
-        "uid": os.getuid(),
-        "python": sys.version.split()[0],
-        "drops_to": worker.uid,
-    })
-    while True:
-        job = read_frame(proto_in)
-        if job is None:
-            return
-        result = worker.run_job(job)
-        if worker.pool_gone:
-            return  # nobody is listening any more: do not start another job
-        write_frame(proto_out, result)
+    try:
+        write_frame(proto_out, {
+            "ready": True,
+            "pid": os.getpid(),
+            "uid": os.getuid(),
+            "python": sys.version.split()[0],
+            "drops_to": worker.uid,
+            "tmp_base": worker.tmp_base,
+        })
+        while True:
+            job = read_frame(proto_in)
+            if job is None:
+                return
+            result = worker.run_job(job)
+            if worker.pool_gone:
+                return  # nobody is listening any more: do not start another job
+            write_frame(proto_out, result)
+    finally:
+        worker.close()
 
 
 if __name__ == "__main__":

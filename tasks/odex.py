@@ -132,6 +132,7 @@ KNOWN_ISSUES: dict[tuple[str, int], KnownIssue] = {
     ("ja", 136): KnownIssue(37831, ENV, "test passes SGD(lr=...) (removed in Keras 3)"),
     ("ja", 37): KnownIssue(33908, ENV, "test expects selenium 3 default Firefox preferences"),
     ("en", 231): KnownIssue(24189150, ENV, "pandas >= 2.2 needs SQLAlchemy >= 2, ODEX pins 1.3.5"),
+    ("ru", 27): KnownIssue(515513, ENV, "aspose-words' .NET runtime needs OpenSSL 1.x to save"),
     ("ru", 188): KnownIssue(630116, ENV, "test imports scipy.misc.derivative (removed in 1.12)"),
     ("en", 33): KnownIssue(4490961, REF, "uses scipy.tensordot (removed in scipy 1.12)"),
     ("en", 224): KnownIssue(35622945, REF, "regex with a global flag mid-pattern (Python 3.11)"),

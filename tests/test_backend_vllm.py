@@ -98,7 +98,10 @@ def hf_greedy(
         out = model.generate(
             input_ids=ids, do_sample=False, max_new_tokens=max_new_tokens, eos_token_id=None
         )
-    return str(tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True))
+    text = str(tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True))
+    # vLLM's incremental detokenizer holds back a trailing incomplete UTF-8 character (random
+    # byte-level tokens make many); transformers decodes it as U+FFFD.
+    return text.rstrip("\ufffd")
 
 
 # ------------------------------------------------------------------ no engine needed
