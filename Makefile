@@ -18,14 +18,14 @@ run: venv host-bwrap
 
 ## Run the test suite (fast tests, then the slow-marked real checks: vLLM, Docker).
 test: venv-dev sandbox-venv host-test
-	$(BIN)/python -m pytest -m "not slow" -q
-	$(BIN)/python -m pytest -m "slow" -q
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -m "not slow" -q
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -m "slow" -q
 
 test-fast: venv-dev sandbox-venv host-test
-	$(BIN)/python -m pytest -m "not slow" -q
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -m "not slow" -q
 
 test-slow: venv-dev sandbox-venv host-test
-	$(BIN)/python -m pytest -m "slow" -q
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -m "slow" -q
 
 ## Lint and type-check.
 check: venv-dev

@@ -131,7 +131,7 @@ def handle_evaluate(args: argparse.Namespace) -> int:
 def handle_tasks(args: argparse.Namespace) -> int:
     from harness.tasks import tasks
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     for name in tasks.names():
         task = tasks.get(name)
         rows.append({"name": name, "description": task.description,

@@ -44,8 +44,9 @@ def git_commit() -> str | None:
         return None
     if done.returncode != 0:
         return None
-    dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                           capture_output=True, text=True, timeout=5, check=False).stdout.strip()
+    dirty = subprocess.run(
+        ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+        capture_output=True, text=True, timeout=5, check=False).stdout.strip()
     return done.stdout.strip() + ("-dirty" if dirty else "")
 
 

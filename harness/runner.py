@@ -55,7 +55,7 @@ def run(config: RunConfig) -> int:
         context = BackendContext(
             normalize_task_id=task.normalize_task_id, sample_key=task.sample_key,
             cache_dir=str(cache_dir()), batch_size=config.batch_size, base_url=config.base_url,
-            show_progress=config.progress)
+            show_progress=False)  # the runner shows one bar for generation
         with create_backend(spec, context) as backend:
             plan = make_plan(config, task, task_settings, spec, backend, problems)
             store = RunStore(plan.run_dir)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any, ClassVar
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     PASSED = "passed"  # the program ran to its end
     FAILED = "failed"  # a test assertion failed, or the program exited/died before its end
     TIMEOUT = "timeout"  # wall-clock or CPU limit reached
@@ -67,10 +67,10 @@ class Sandbox(ABC):
     def __init__(self, workers: int = 2) -> None:
         self.workers = workers
 
-    def start(self) -> None:
+    def start(self) -> None:  # noqa: B027 (optional hook)
         """Start the worker pool."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (optional hook)
         """Stop workers and remove everything the backend created."""
 
     @abstractmethod

@@ -193,6 +193,9 @@ class Worker:
         if self.uid is not None and os.geteuid() != 0:
             self.uid = None  # not root: nothing to drop to; we already are unprivileged
         _prctl(self.libc, PR_SET_CHILD_SUBREAPER, 1)  # orphans of jobs become our children
+        # Programs run with our uid in bwrap and docker: without this they could reopen our
+        # protocol pipes through /proc/<worker>/fd and forge results, or read our memory.
+        _prctl(self.libc, PR_SET_DUMPABLE, 0)
         sys.dont_write_bytecode = True
         for entry in config.get("sys_path") or []:
             if entry not in sys.path:
@@ -247,23 +250,22 @@ class Worker:
         err_r, err_w = os.pipe()
         res_r, res_w = os.pipe()
         nonce_r, nonce_w = os.pipe()
-        nonce = secrets.token_hex(16)
-        os.write(nonce_w, nonce.encode("ascii"))
-        os.close(nonce_w)
+        shared_before = self._shared_dirs_state() if self.uid is not None else {}
         started = time.monotonic()
         pid = os.fork()
         if pid == 0:  # child: never returns
             try:
-                os.close(out_r)
-                os.close(err_r)
-                os.close(res_r)
+                for fd in (out_r, err_r, res_r, nonce_w):
+                    os.close(fd)
                 self._child(job["program"], limits, workdir, out_w, err_w, res_w, nonce_r)
             finally:
                 os._exit(SETUP_FAILED_EXIT)
-        for fd in (out_w, err_w, res_w, nonce_r):
+        # Made only now, so that no copy of it exists in the child's memory.
+        nonce = secrets.token_hex(16)
+        os.write(nonce_w, nonce.encode("ascii"))
+        for fd in (out_w, err_w, res_w, nonce_r, nonce_w):
             os.close(fd)
         streams = {out_r: Capped(cap), err_r: Capped(cap), res_r: Capped(4096)}
-        shared_before = self._shared_dirs_state() if self.uid is not None else {}
         try:
             timed_out, wait_status, cpu_s, ended = self._supervise(
                 pid, started + timeout, streams
@@ -508,8 +510,8 @@ class Worker:
             os.setgroups([])
             os.setresgid(self.uid, self.uid, self.uid)
             os.setresuid(self.uid, self.uid, self.uid)
-            _prctl(self.libc, PR_SET_DUMPABLE, 1)
             self._remap_paths_in_child()
+        _prctl(self.libc, PR_SET_DUMPABLE, 1)  # the program's own /proc/self as usual
         os.environ.clear()
         os.environ.update(self.env)
         os.environ["HOME"] = workdir

@@ -30,7 +30,7 @@ def deep_tuple(value: Any) -> Any:
     return tuple(deep_tuple(v) for v in value) if isinstance(value, list) else value
 
 
-def restore_input_types(number: int, inputs: list[Any]) -> list[Any]:  # noqa: C901, PLR0911
+def restore_input_types(number: int, inputs: list[Any]) -> list[Any]:
     if number in TUPLE_ARGS:
         return [[tuple(arg) for arg in args] for args in inputs]
     if number in TUPLES_IN_LIST_ARGS:

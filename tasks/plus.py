@@ -23,7 +23,8 @@ CHECKERS = {
     "not_none": "_harness_equal(out if isinstance(out, bool) else out is not None, "
                 "exp if isinstance(exp, bool) else exp is not None, 0, strict)",
     "poly": "assert isinstance(out, float) or not strict, 'type mismatch'\n"
-            "        assert abs(sum(c * out ** i for i, c in enumerate(args[0]))) <= (atol or 1e-6)",
+            "        assert abs(sum(c * out ** i for i, c in enumerate(args[0])))"
+            " <= (atol or 1e-6)",
 }
 
 

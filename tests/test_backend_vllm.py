@@ -344,6 +344,31 @@ def test_stopping_early_leaves_the_engine_usable(backend: VLLMBackend) -> None:
 
 @pytest.mark.slow
 @pytest.mark.vllm
+def test_data_parallel_replicas_make_the_same_samples(backend: VLLMBackend) -> None:
+    # Replicas run vLLM in-process (one process each instead of three) to start faster.
+    options = {
+        **backend.spec.options,
+        "data_parallel_size": 2,
+        "env": {"VLLM_ENABLE_V1_MULTIPROCESSING": "0"},
+    }
+    params = SamplingParams(n=3, temperature=1.0, max_new_tokens=10, seed=21)
+    requests = [request(f"d{i}", text, params) for i, text in enumerate(PROMPTS)]
+    single = by_key(list(backend.generate(requests)))
+    with VLLMBackend(backend.spec.model_copy(update={"options": options}), QUIET) as replicas:
+        parallel = by_key(list(replicas.generate(requests)))
+        again = list(replicas.generate(requests[:1]))  # the replicas serve several calls
+
+    assert {key: c.text for key, c in parallel.items()} == {
+        key: c.text for key, c in single.items()
+    }
+    assert {c.extra["replica"] for c in parallel.values()} == {0, 1}
+    assert sorted(c.text for c in again) == sorted(
+        c.text for key, c in single.items() if key[0] == "d0"
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.vllm
 def test_close_stops_the_engine_processes(backend: VLLMBackend) -> None:
     import psutil
 

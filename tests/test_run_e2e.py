@@ -59,7 +59,7 @@ def test_default_output_folder_is_deterministic_and_reruns_are_free() -> None:
             "HumanEval/0,HumanEval/1", "--sandbox", "local")
     first = harness(*args).stdout
     second = harness(*args).stdout
-    path = [line for line in first.splitlines() if line.startswith("metrics: ")][0]
+    path = next(line for line in first.splitlines() if line.startswith("metrics: "))
     assert path in second and "results" in path
 
 
@@ -126,7 +126,8 @@ HOSTILE = {
     "early_exit0": "    import os\n    os._exit(0)\n",
     "sys_exit0": "    import sys\n    sys.exit(0)\n",
     "infinite_loop": "    while True:\n        pass\n",
-    "swallow_everything": "    while True:\n        try:\n            while True:\n                pass\n"
+    "swallow_everything": "    while True:\n        try:\n            while True:\n"
+                          "                pass\n"
                           "        except BaseException:\n            pass\n",
     "kill_parent": "    import os, signal\n    os.kill(os.getppid(), signal.SIGKILL)\n",
     "memory_bomb": "    x = bytearray(1 << 40)\n",

@@ -61,6 +61,8 @@ EXPECTED: dict[str, dict[str, set[str]]] = {
     "exit_in_thread": {"*": {"failed"}},
     "fork_then_exit": {"*": {"failed"}},
     "fake_report": {"*": {"failed"}},
+    "forge_from_frames": {"*": {"failed"}},
+    "forge_pool_frames": {"*": {"failed"}},
     "stdout_flood": {"*": {"failed"}},
     "deep_recursion": {"*": {"error"}},
     "deep_recursion_unlimited": {"*": NOT_PASSED},

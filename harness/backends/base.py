@@ -42,7 +42,7 @@ class ModelAPI(ABC):
         """Identifies the model weights/adapter/template: part of generation cache keys."""
         return self.spec.fingerprint()
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (optional hook)
         """Release model memory, engines or connections."""
 
     def __enter__(self) -> ModelAPI:

@@ -114,6 +114,7 @@ class HFBackend(ModelAPI):
         self.is_encoder_decoder = bool(getattr(self.config, "is_encoder_decoder", False))
         self.dtype = resolve_dtype(spec.dtype, self.device, self.is_encoder_decoder)
         self.tokenizer = self._load_tokenizer()
+        self.special_ids = set(self.tokenizer.all_special_ids)
         self.model = self._load_model()
         self.context_length = self._context_length()
         self.eos_ids = self._eos_ids()
@@ -292,7 +293,7 @@ class HFBackend(ModelAPI):
                 + ("" if self.is_encoder_decoder else f" minus max_new_tokens {max_new}")
                 + "); set options.truncation = 'left' to keep the prompt's end"
             )
-        return keep_end(ids, budget, set(self.tokenizer.all_special_ids)), True
+        return keep_end(ids, budget, self.special_ids), True
 
     def _generate_rows(self, rows: list[_Row]) -> list[Completion]:
         """Generate one batch; on a CUDA out-of-memory error, halve it and retry."""
@@ -404,8 +405,7 @@ class HFBackend(ModelAPI):
         decode = self.tokenizer.decode
         if self.is_encoder_decoder or not tokens:
             return str(decode(tokens, skip_special_tokens=True, clean_up_tokenization_spaces=False))
-        special = set(self.tokenizer.all_special_ids)
-        context = [t for t in row.input_ids[-4:] if t not in special]
+        context = [t for t in row.input_ids[-4:] if t not in self.special_ids]
         head = str(decode(context, skip_special_tokens=True, clean_up_tokenization_spaces=False))
         full = str(
             decode(context + tokens, skip_special_tokens=True, clean_up_tokenization_spaces=False)

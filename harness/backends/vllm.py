@@ -37,7 +37,7 @@ import logging
 import os
 import queue
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -499,7 +499,7 @@ class _DataParallelPool:
             inbox = context.Queue()
             worker = context.Process(
                 target=_replica_main,
-                args=(replica.model_dump(), env, inbox, self._results),
+                args=(rank, replica.model_dump(), env, inbox, self._results),
                 name=f"harness-vllm-dp{rank}",
             )
             worker.start()
@@ -527,10 +527,10 @@ class _DataParallelPool:
                 disable=not show_progress,
             ) as progress:
                 while busy:
-                    kind, payload = self._next_message()
+                    kind, rank, payload = self._next_message()
                     if kind == "completion":
                         progress.update(1)
-                        yield payload
+                        yield replace(payload, extra={**payload.extra, "replica": rank})
                     elif kind == "done":
                         busy -= 1
                     else:
@@ -540,10 +540,10 @@ class _DataParallelPool:
             if not finished:  # an error or an early stop: replicas may still be busy
                 self.close()
 
-    def _next_message(self) -> tuple[str, Any]:
+    def _next_message(self) -> tuple[str, int, Any]:
         while True:
             try:
-                message: tuple[str, Any] = self._results.get(timeout=2.0)
+                message: tuple[str, int, Any] = self._results.get(timeout=2.0)
                 return message
             except queue.Empty:
                 dead = [w for w in self._workers if not w.is_alive()]
@@ -618,22 +618,22 @@ def _shard(requests: Sequence[GenerationRequest], size: int) -> list[list[Genera
 
 
 def _replica_main(
-    spec_fields: dict[str, Any], env: dict[str, str], inbox: Any, results: Any
+    rank: int, spec_fields: dict[str, Any], env: dict[str, str], inbox: Any, results: Any
 ) -> None:
     """A data-parallel replica: one engine serving shards until it gets ``None``."""
     os.environ.update(env)
     try:
         backend = VLLMBackend(ModelSpec(**spec_fields), BackendContext(show_progress=False))
     except Exception as exc:
-        results.put(("error", _first_line(exc)))
+        results.put(("error", rank, _first_line(exc)))
         return
     try:
         while (shard := inbox.get()) is not None:
             try:
                 for completion in backend.generate(shard):
-                    results.put(("completion", completion))
+                    results.put(("completion", rank, completion))
             except Exception as exc:
-                results.put(("error", _first_line(exc)))
-            results.put(("done", None))
+                results.put(("error", rank, _first_line(exc)))
+            results.put(("done", rank, None))
     finally:
         backend.close()

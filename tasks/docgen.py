@@ -1,0 +1,369 @@
+"""Docstring generation: code in, docstring out, scored with BLEU, chrF and ROUGE-L.
+
+Sources (``--source``):
+
+* ``codexglue`` (default): CodeXGLUE code-to-text Python test split (local ``test.jsonl`` or the
+  hub), the docstring stripped from each function.
+* ``stdlib``: the running interpreter's standard library (offline, always available).
+* any other value: a path to a Python source tree (or one file).
+
+From a source tree, functions and/or classes whose docstrings have at least ``min_tokens``
+whitespace-separated tokens are extracted with tree-sitter (``harness.tasks.docstrings``),
+split into train/test with a fixed seed, and the chosen split is evaluated.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import sysconfig
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from harness.errors import DataNotFoundError, HarnessError
+from harness.records import Prompt
+from harness.tasks.base import DatasetFile, Problem, Task
+from harness.tasks.data import export_hub_dataset, locate, read_jsonl
+from harness.tasks.docstrings import (
+    CodeItem,
+    clean_docstring,
+    count_tokens,
+    extract_items,
+    first_paragraph,
+    iter_python_files,
+    tree_sha256,
+    truncate_code,
+)
+
+log = logging.getLogger(__name__)
+
+CODEXGLUE_SUBDIR = "codexglue-code-to-text-python"
+CODEXGLUE_HUB = "google/code_x_glue_ct_code_to_text"
+
+
+@dataclass(frozen=True)
+class PromptVariant:
+    template: str  # placeholders: {source} {name} {kind} ("class"/"function") {Kind}
+    chat: bool  # also send it as a chat message
+    about: str
+
+
+# "verbose" and "simple" are the two prompts of the Llama-3.2-1B class-docstring study
+# (anaterna/code-summarization-finetuning, README "Prompt Sensitivity"), with "Class"
+# generalised to the item's kind; "finetune" is the format of that study's training script.
+PROMPTS: dict[str, PromptVariant] = {
+    "simple": PromptVariant("{Kind} {source}\n\nDocstring:", False,
+                            "the study's simple prompt"),
+    "verbose": PromptVariant(
+        "Your task is to write a docstring that summarizes the following Python {kind}.\n"
+        "{Kind} {name}:\n{source}\n\nDocstring:", False, "the study's verbose prompt"),
+    "finetune": PromptVariant("{source}\n\nDocstring:\n", False,
+                              "the study's fine-tuning input format"),
+    "code": PromptVariant("{source}", False,
+                          "the bare code, for code-to-text seq2seq models (CodeT5 style)"),
+    "instruct": PromptVariant(
+        "Write a docstring for the following Python {kind}. Reply with the docstring text "
+        "only, without quotes or code.\n\n```python\n{source}\n```", True,
+        "an instruction for chat models"),
+}
+PLACEHOLDER = re.compile(r"\{(source|name|kind|Kind)\}")
+
+ARGS = {
+    "kind": "function|class|both (source trees; default both)",
+    "min_tokens": "minimum docstring length in whitespace tokens (source trees; default 3)",
+    "max_code_tokens": "truncate the code to this many whitespace tokens (default 400; 0: off)",
+    "split": "test|train|all (source trees; default test)",
+    "seed": "split seed (default 42)",
+    "test_fraction": "share of items in the test split (default 0.2)",
+    "max_items": "keep at most this many items (default 500 for stdlib, else 0: all)",
+    "include_tests": "also read test folders of source trees (default 0)",
+    "prompt": f"{'|'.join(PROMPTS)} (default simple)",
+    "prompt_file": "a template file with {source} {name} {kind} {Kind} placeholders",
+    "target": "full|first_paragraph (default: first_paragraph for codexglue, else full)",
+}
+
+
+@dataclass(frozen=True)
+class DocGenSettings:
+    source: str
+    kind: str
+    min_tokens: int
+    max_code_tokens: int
+    split: str
+    seed: int
+    test_fraction: float
+    max_items: int
+    include_tests: bool
+    prompt: str
+    prompt_file: str | None
+    target: str
+
+    @property
+    def is_tree(self) -> bool:
+        return self.source != "codexglue"
+
+
+def _int(args: Mapping[str, str], key: str, default: int) -> int:
+    raw = args.get(key, str(default))
+    try:
+        value = int(raw)
+    except ValueError:
+        raise HarnessError(f"docgen: {key} must be a whole number, not {raw!r}") from None
+    if value < 0:
+        raise HarnessError(f"docgen: {key} must be >= 0, not {value}")
+    return value
+
+
+def _choice(args: Mapping[str, str], key: str, default: str, choices: list[str]) -> str:
+    value = args.get(key, default)
+    if value not in choices:
+        raise HarnessError(f"docgen: {key} must be one of {'|'.join(choices)}, not {value!r}")
+    return value
+
+
+def parse_settings(source: str | None, args: Mapping[str, str]) -> DocGenSettings:
+    unknown = sorted(set(args) - set(ARGS))
+    if unknown:
+        known = "; ".join(f"{k}={v}" for k, v in ARGS.items())
+        raise HarnessError(f"docgen: unknown --task-arg {unknown} (known: {known})")
+    source = source or "codexglue"
+    try:
+        fraction = float(args.get("test_fraction", "0.2"))
+    except ValueError:
+        raise HarnessError("docgen: test_fraction must be a number in (0, 1]") from None
+    if not 0 < fraction <= 1:
+        raise HarnessError(f"docgen: test_fraction must be in (0, 1], not {fraction}")
+    prompt_file = args.get("prompt_file")
+    return DocGenSettings(
+        source=source,
+        kind=_choice(args, "kind", "both", ["function", "class", "both"]),
+        min_tokens=_int(args, "min_tokens", 3),
+        max_code_tokens=_int(args, "max_code_tokens", 400),
+        split=_choice(args, "split", "test", ["test", "train", "all"]),
+        seed=_int(args, "seed", 42),
+        test_fraction=fraction,
+        max_items=_int(args, "max_items", 500 if source == "stdlib" else 0),
+        include_tests=_choice(args, "include_tests", "0", ["0", "1"]) == "1",
+        prompt="file" if prompt_file else _choice(args, "prompt", "simple", list(PROMPTS)),
+        prompt_file=prompt_file,
+        target=_choice(args, "target", "full" if source != "codexglue" else "first_paragraph",
+                       ["full", "first_paragraph"]),
+    )
+
+
+def render(template: str, item: CodeItem, code: str) -> str:
+    values = {"source": code.rstrip("\n"), "name": item.qualname, "kind": item.kind,
+              "Kind": item.kind.capitalize()}
+    return PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
+
+
+def target_text(docstring: str, target: str) -> str:
+    text = clean_docstring(docstring).strip()
+    return first_paragraph(text) if target == "first_paragraph" else text
+
+
+FENCE = re.compile(r"```[\w+-]*[ \t]*\n(.*?)(?:\n[ \t]*```|$)", re.DOTALL)
+OPENING_QUOTES = re.compile(r'[rRuU]?("""|\'\'\')')
+
+
+def clean_generated_docstring(text: str, target: str) -> str:
+    """The docstring in a generation, normalised like the references: the inside of a code
+    fence or of triple quotes if the text starts with one (otherwise the text up to a
+    closing triple quote), without a repeated "Docstring:" label, then ``inspect.cleandoc``
+    (and the first paragraph for ``target=first_paragraph``)."""
+    fence = FENCE.match(text.strip())
+    if fence:
+        text = fence.group(1)
+    if text.lstrip().startswith("Docstring:"):
+        text = text.lstrip()[len("Docstring:"):]
+    opening = OPENING_QUOTES.match(text.lstrip())
+    if opening:
+        quote = opening.group(1)
+        text = text.lstrip()[opening.end():].split(quote, 1)[0]
+    elif '"""' in text:
+        text = text.split('"""', 1)[0]
+    return target_text(text, target)
+
+
+class DocGen(Task):
+    name = "docgen"
+    description = ("Docstring generation from CodeXGLUE code-to-text, the standard library or "
+                   "any Python tree (BLEU, chrF, ROUGE-L)")
+    version = "1"
+    executes = False
+    scorers = ("bleu", "chrf", "rouge_l")
+    default_max_new_tokens = 128
+
+    def config(self) -> DocGenSettings:
+        return parse_settings(self.options.source, self.options.args)
+
+    def settings(self) -> dict[str, Any]:
+        config = self.config()
+        values: dict[str, Any] = dict(config.__dict__)
+        if not config.is_tree:
+            for key in ("kind", "min_tokens", "split", "seed", "test_fraction", "include_tests"):
+                values.pop(key)
+        if config.prompt_file is None:
+            values.pop("prompt_file")
+        return values
+
+    # -- loading ---------------------------------------------------------------------------
+
+    def load(self) -> list[Problem]:
+        config = self.config()
+        template = self.template(config)
+        pairs = self.tree_items(config) if config.is_tree else self.codexglue_items(config)
+        if config.max_items and len(pairs) > config.max_items:
+            log.info("docgen: keeping %d of %d items (--task-arg max_items)", config.max_items,
+                     len(pairs))
+        return self.problems(pairs[: config.max_items or None], template, config)
+
+    def template(self, config: DocGenSettings) -> PromptVariant:
+        if config.prompt_file is None:
+            return PROMPTS[config.prompt]
+        path = Path(config.prompt_file).expanduser()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise HarnessError(f"docgen: cannot read prompt_file {path}: {exc.strerror}") from exc
+        if "{source}" not in text:
+            raise HarnessError(f"docgen: prompt_file {path} has no {{source}} placeholder")
+        return PromptVariant(text, False, f"template from {path}")
+
+    def tree_root(self, source: str) -> Path:
+        if source == "stdlib":
+            return Path(sysconfig.get_paths()["stdlib"])
+        root = Path(source).expanduser()
+        if not root.exists():
+            raise DataNotFoundError(f"docgen: source tree {root} not found")
+        if root.is_file() and root.suffix != ".py":
+            raise HarnessError(f"docgen: source {root} is neither a folder nor a .py file")
+        return root
+
+    def tree_items(self, config: DocGenSettings) -> list[tuple[CodeItem, str]]:
+        """The selected items with their targets."""
+        root = self.tree_root(config.source)
+        files = iter_python_files(root, config.include_tests)
+        readable: list[Path] = []
+        items: list[CodeItem] = []
+        for path in files:
+            try:
+                content = path.read_bytes()
+            except OSError as exc:
+                log.warning("docgen: skipping unreadable %s (%s)", path, exc.strerror)
+                continue
+            readable.append(path)
+            relative = path.name if root.is_file() else path.relative_to(root).as_posix()
+            items.extend(extract_items(content, relative))
+        self.dataset_files = [DatasetFile(str(root.resolve()), tree_sha256(root, readable))]
+        kept = [
+            item for item in items
+            if config.kind in ("both", item.kind)
+            and count_tokens(clean_docstring(item.docstring)) >= max(config.min_tokens, 1)
+        ]
+        if not kept:
+            raise HarnessError(
+                f"docgen: no {config.kind if config.kind != 'both' else 'function or class'} "
+                f"with a docstring of >= {config.min_tokens} tokens in {root} "
+                f"({len(readable)} Python files)")
+        selected = split_items(kept, config.split, config.seed, config.test_fraction)
+        log.info("docgen: %d of %d documented items in %s (%s split)", len(selected), len(kept),
+                 root, config.split)
+        return [(item, target_text(item.docstring, config.target)) for item in selected]
+
+    def codexglue_items(self, config: DocGenSettings) -> list[tuple[CodeItem, str]]:
+        path = locate("test.jsonl", subdir=CODEXGLUE_SUBDIR, options=self.options,
+                      hub=(f"{CODEXGLUE_HUB} (python)",
+                           export_hub_dataset(CODEXGLUE_HUB, "test", "python")))
+        self.dataset_files = [DatasetFile.of(path)]
+        pairs: list[tuple[CodeItem, str]] = []
+        for number, record in enumerate(read_jsonl(path), 1):
+            item = codexglue_item(record, f"{path}:{number}")
+            # CodeXGLUE's ``docstring`` field is the reference (it matches the code's).
+            docstring = str(record.get("docstring") or item.docstring)
+            pairs.append((replace(item, docstring=docstring),
+                          target_text(docstring, config.target)))
+        return pairs
+
+    def problems(self, pairs: list[tuple[CodeItem, str]], variant: PromptVariant,
+                 config: DocGenSettings) -> list[Problem]:
+        problems: list[Problem] = []
+        seen: dict[str, int] = {}
+        for item, target in pairs:
+            if not target:
+                continue
+            key = f"{item.path}::{item.qualname}"
+            seen[key] = seen.get(key, 0) + 1
+            if seen[key] > 1:  # the same name defined twice in one file
+                key = f"{key}#{seen[key]}"
+            code, truncated = truncate_code(item.code, config.max_code_tokens)
+            text = render(variant.template, item, code)
+            messages = ({"role": "user", "content": text},) if variant.chat else None
+            problems.append(Problem(
+                key=key,
+                task_id=key,
+                prompt=Prompt(text, messages),
+                reference=reference_completion(item.docstring, target, config.target),
+                references=(target,),
+                metadata={"path": item.path, "name": item.qualname, "kind": item.kind,
+                          "line": item.line, "code_truncated": truncated},
+            ))
+        return problems
+
+    # -- scoring ---------------------------------------------------------------------------
+
+    def postprocess(self, problem: Problem, completion: str) -> str:
+        return clean_generated_docstring(completion, self.config().target)
+
+
+def reference_completion(docstring: str, target: str, target_kind: str) -> str:
+    """The reference as a model would write it: the docstring as in the source, which
+    post-processing turns into ``target``; the target itself in the rare case where the
+    source form would not survive (it contains triple quotes, say)."""
+    if clean_generated_docstring(docstring, target_kind) == target:
+        return docstring
+    return target
+
+
+def split_items(items: list[CodeItem], split: str, seed: int, fraction: float) -> list[CodeItem]:
+    """A seeded shuffle of the items (in path/line order) cut into test (the first
+    ``fraction``) and train; the chosen part keeps the shuffled order, so a max_items cap
+    takes a random sample."""
+    order = list(range(len(items)))
+    random.Random(seed).shuffle(order)
+    if split == "all":
+        return [items[i] for i in order]
+    test_size = max(1, round(len(items) * fraction))
+    chosen = order[:test_size] if split == "test" else order[test_size:]
+    return [items[i] for i in chosen]
+
+
+def codexglue_item(record: Mapping[str, Any], where: str) -> CodeItem:
+    """A CodeXGLUE record as a CodeItem whose code no longer holds the docstring."""
+    try:
+        code: str = record["code"]
+        name = str(record["func_name"])
+        path = f"{record.get('repo', '')}/{record.get('path', '')}".strip("/")
+    except KeyError as exc:
+        raise HarnessError(f"{where}: CodeXGLUE record without field {exc}") from None
+    found = extract_items(code.encode("utf-8"), path)
+    outer = min(found, key=lambda item: item.line, default=None)
+    if outer is None or outer.line != first_code_line(code):
+        raise HarnessError(f"{where}: no docstring found in the code of {name}; "
+                           "is this a CodeXGLUE code-to-text file?")
+    return CodeItem(path=path, qualname=name, kind="function", line=1, code=outer.code,
+                    docstring=outer.docstring)
+
+
+def first_code_line(code: str) -> int:
+    """1-based line of the first line that is not blank or a comment (a decorator or def)."""
+    for number, line in enumerate(code.splitlines(), 1):
+        if line.strip() and not line.lstrip().startswith("#"):
+            return number
+    return 1
+
+
+__all__ = ["PROMPTS", "DocGen", "clean_generated_docstring", "parse_settings", "split_items"]
