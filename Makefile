@@ -5,8 +5,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip install --disable-pip-version-check -q
-HARNESS_CACHE_DIR ?= $(HOME)/.cache/harness
-SANDBOX_VENV ?= $(HARNESS_CACHE_DIR)/sandbox-venv
+# The interpreter that local and bwrap sandboxes run programs with (see sandbox/interpreter.py).
+HARNESS_SANDBOX_VENV ?= $(HOME)/.cache/harness/sandbox-venv
+export HARNESS_SANDBOX_VENV
+SANDBOX_VENV := $(HARNESS_SANDBOX_VENV)
 IS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo yes)
 
 .PHONY: run test test-fast test-slow check venv venv-dev sandbox-venv host host-test \

@@ -62,7 +62,7 @@ def execute_samples(config: RunConfig, plan: RunPlan, store: RunStore) -> dict[s
             by_lib = Counter(lib for libs in excluded.values() for lib in libs)
             info["excluded"] = {"count": len(excluded), "missing_libraries": dict(by_lib),
                                 "keys": sorted(excluded)}
-            log.warning("%d problems need libraries missing from the %s sandbox: %s",
+            log.warning("%d problems need libraries or capabilities the %s sandbox lacks: %s",
                         len(excluded), sandbox.name, dict(by_lib))
         timeouts = time_limits(config, plan, sandbox, reference_programs, excluded)
         info["limits"] = {"timeouts_s": timeouts,
@@ -120,22 +120,54 @@ def time_limits(config: RunConfig, plan: RunPlan, sandbox: Sandbox,
                             dataset_hash=plan.dataset_sha256)
 
 
-PROBE = """import importlib.util, json
-found = {}
-for name in %r:
+PROBE = """import importlib.metadata, importlib.util, json, re, sys
+
+def release(text):
+    match = re.match(r"\\d+(?:\\.\\d+)*", text)
+    return tuple(int(part) for part in match.group().split(".")) if match else ()
+
+def importable(name):
     try:
-        found[name] = importlib.util.find_spec(name) is not None
+        return importlib.util.find_spec(name) is not None
     except (ImportError, ValueError):
-        found[name] = False
+        return False
+
+def installed_version(module):
+    for dist in importlib.metadata.packages_distributions().get(module, []):
+        try:
+            return importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return None
+
+found = {}
+for requirement in %r:
+    name, _, bound = requirement.partition("<")
+    if name.startswith("@"):
+        found[requirement] = False
+    elif name == "python":
+        found[requirement] = sys.version_info[:3] < release(bound)
+    elif not importable(name):
+        found[requirement] = False
+    elif bound:
+        version = installed_version(name)
+        found[requirement] = version is not None and release(version) < release(bound)
+    else:
+        found[requirement] = True
 print("HARNESS-PROBE " + json.dumps(found))
 """
 
 
-def probe_missing_modules(sandbox: Sandbox, modules: set[str]) -> set[str]:
-    """Top-level modules that cannot be imported inside the sandbox."""
-    if not modules:
+def probe_missing_modules(sandbox: Sandbox, requirements: set[str]) -> set[str]:
+    """The requirements (``Program.requires``) that the sandbox does not meet.
+
+    A requirement is a top-level module name that must be importable; ``module<VERSION``
+    also needs the installed distribution older than VERSION; ``python<VERSION`` compares
+    the sandbox's Python; ``@capability`` (``@network``) is never met: no sandbox has one.
+    """
+    if not requirements:
         return set()
-    job = ExecJob("probe-modules", PROBE % sorted(modules), Limits(timeout_s=60.0))
+    job = ExecJob("probe-modules", PROBE % sorted(requirements), Limits(timeout_s=60.0))
     for _, outcome in sandbox.run([job]):
         for line in outcome.stdout.splitlines():
             if line.startswith("HARNESS-PROBE "):

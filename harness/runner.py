@@ -259,6 +259,10 @@ def report(plan: RunPlan, metrics: dict[str, Any]) -> None:
           f"n = {metrics['n']}: {scores}")
     excluded = metrics.get("excluded")
     if excluded:
-        print(f"excluded (missing libraries): {excluded['count']} problems "
+        print(f"excluded (the sandbox lacks what they need): {excluded['count']} problems "
               f"{excluded['missing_libraries']}")
+    left_out = metrics.get("left_out")
+    if left_out:
+        print(f"left out by the task (flaky or broken tests): {left_out['count']} problems "
+              f"{sorted(left_out['reasons'])}")
     print(f"metrics: {plan.run_dir / 'metrics.json'}")

@@ -85,6 +85,9 @@ def score_run(plan: RunPlan, store: RunStore, execution_info: dict[str, Any]) ->
         result["notes"] = plan.notes
     if excluded:
         result["excluded"] = {k: v for k, v in execution_info["excluded"].items()}
+    left_out = task.left_out()
+    if left_out:
+        result["left_out"] = {"count": len(left_out), "reasons": dict(sorted(left_out.items()))}
     return result
 
 

@@ -21,11 +21,11 @@ import logging
 import os
 import shutil
 import subprocess
-import sys
 from functools import cache
 
 from harness.errors import HarnessError
 from harness.sandbox.base import ExecJob, Limits
+from harness.sandbox.interpreter import Interpreter
 from harness.sandbox.local import unprivileged_uid_block
 from harness.sandbox.pool import SANDBOX_ENV, WORKER_SCRIPT, PoolSandbox, WorkerLaunch
 
@@ -49,20 +49,19 @@ def bwrap_supports(option: str) -> bool:
     return option in result.stdout + result.stderr
 
 
-def python_roots() -> list[str]:
+def python_roots(interpreter: Interpreter) -> list[str]:
     """Directories the interpreter (and its packages) need, outside the system dirs."""
-    candidates = {
-        sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
-        os.path.dirname(os.path.realpath(sys.executable)),
-    }
+    executable = interpreter.executable
+    candidates = {*interpreter.prefixes, os.path.dirname(os.path.realpath(executable))}
     roots: list[str] = []
     for path in sorted(os.path.realpath(p) for p in candidates):
         if any(path == d or path.startswith(d + "/") for d in (*SYSTEM_DIRS, *roots)):
             continue
         roots.append(path)
-    # The venv's own path may be a symlink to its real location: bind both spellings.
-    for path in (sys.prefix, sys.exec_prefix):
-        if os.path.realpath(path) != path and path not in roots:
+    # A venv's own path may be a symlink to its real location: bind both spellings.
+    for path in (*interpreter.prefixes, os.path.dirname(executable)):
+        if os.path.realpath(path) != path and path not in roots and not any(
+                path == d or path.startswith(d + "/") for d in (*SYSTEM_DIRS, *roots)):
             roots.append(path)
     return roots
 
@@ -76,7 +75,7 @@ def _parents(path: str) -> list[str]:
     return parents[::-1]
 
 
-def filesystem_args(tmp_size_mb: int) -> list[str]:
+def filesystem_args(tmp_size_mb: int, interpreter: Interpreter) -> list[str]:
     """Read-only binds for the sandbox's root file system, then /dev, /tmp."""
     args: list[str] = []
     for directory in SYSTEM_DIRS:
@@ -88,15 +87,16 @@ def filesystem_args(tmp_size_mb: int) -> list[str]:
     for secret in MASKED_FILES:
         if os.path.exists(secret):
             args += ["--ro-bind", "/dev/null", secret]
+    roots = python_roots(interpreter)
     made = set()
-    for path in [*python_roots(), WORKER_IN_SANDBOX]:
+    for path in [*roots, WORKER_IN_SANDBOX]:
         # bwrap would copy the host's parent permissions (e.g. a 0700 /root): make them
         # traversable so the unprivileged uid reaches the interpreter, and nothing else.
         for parent in _parents(path):
             if parent not in made:
                 made.add(parent)
                 args += ["--perms", "0755", "--dir", parent]
-    for root in python_roots():
+    for root in roots:
         args += ["--ro-bind", root, root]
     args += ["--ro-bind", str(WORKER_SCRIPT), WORKER_IN_SANDBOX]
     args += ["--dev", "/dev", "--perms", "1777", "--tmpfs", "/dev/shm"]
@@ -127,14 +127,15 @@ class BwrapSandbox(PoolSandbox):
 
     def launch(self, slot: int) -> WorkerLaunch:
         env = dict(SANDBOX_ENV)
-        python = [sys.executable, "-s", WORKER_IN_SANDBOX]
+        python = [self.interpreter.executable, "-s", WORKER_IN_SANDBOX, "--fd", "{fd}"]
+        filesystem = filesystem_args(self.tmp_size_mb, self.interpreter)
         common = ["--die-with-parent", "--new-session", "--hostname", "sandbox"]
         no_userns = ["--disable-userns"] if bwrap_supports("--disable-userns") else []
         if self.as_root:
             uid = str(self.uid_base + slot)
             argv = [
                 "bwrap", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
-                "--unshare-cgroup-try", *common, *filesystem_args(self.tmp_size_mb),
+                "--unshare-cgroup-try", *common, *filesystem,
                 "--proc", "/proc", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
                 *env_args(env), "--",
                 "setpriv", "--reuid", uid, "--regid", uid, "--clear-groups", "--inh-caps=-all",
@@ -146,7 +147,7 @@ class BwrapSandbox(PoolSandbox):
             argv = [
                 "bwrap", "--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc",
                 "--unshare-uts", "--unshare-cgroup-try", *no_userns, *common,
-                *filesystem_args(self.tmp_size_mb), "--proc", "/proc", *env_args(env),
+                *filesystem, "--proc", "/proc", *env_args(env),
                 "--", *python,
             ]
         config = {"uid": None, "pid_namespace": True, "env": env, "tmp_base": "/tmp"}

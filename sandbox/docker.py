@@ -1,15 +1,16 @@
 """``--sandbox docker``: a pool of long-lived containers, one per worker.
 
-Each container runs the same fork-server worker (``docker run -i``: stdin/stdout are the
-transport; the worker file is mounted read-only) with ``--network none``, a read-only root,
+Each container runs the same fork-server worker (the worker file is mounted read-only; it
+connects to a Unix socket the pool listens on, mounted in read-only and removed once
+connected) with ``--network none``, a read-only root,
 a size-limited tmpfs /tmp, memory and pids limits, ``--cap-drop ALL``,
 ``--security-opt no-new-privileges`` and a dedicated non-root uid. Containers start once
 per run, never per sample.
 
 Containers carry ``harness.run=<uuid>`` and owner labels and are always removed: on close,
 at interpreter exit, on SIGTERM/SIGHUP, and, should the harness be killed outright, by the
-worker itself (its stdin closes, it exits, ``--rm`` removes the container) or by the next
-start, which removes containers whose owning process is gone.
+worker itself (its socket closes, it stops the job and exits, ``--rm`` removes the
+container) or by the next start, which removes containers whose owning process is gone.
 """
 
 from __future__ import annotations
@@ -17,10 +18,10 @@ from __future__ import annotations
 import atexit
 import logging
 import os
-import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import uuid
 import weakref
@@ -28,6 +29,7 @@ from typing import Any
 
 from harness.errors import HarnessError
 from harness.sandbox.base import Limits
+from harness.sandbox.dockerd import docker_client
 from harness.sandbox.local import unprivileged_uid_block
 from harness.sandbox.pool import (
     SANDBOX_ENV,
@@ -43,6 +45,8 @@ log = logging.getLogger(__name__)
 LABEL_RUN = "harness.run"
 LABEL_OWNER = "harness.owner"  # "<host>:<pid>:<process start time>"
 WORKER_IN_CONTAINER = "/opt/harness/worker.py"
+IO_IN_CONTAINER = "/run/harness-io"
+SOCKET_NAME = "worker.sock"
 DEFAULT_TMP_SIZE_MB = 512
 DOCKER_TIMEOUT_S = 120
 
@@ -50,17 +54,10 @@ _live: weakref.WeakSet[DockerSandbox] = weakref.WeakSet()
 _handlers_installed = False
 
 
-def docker_cli() -> str:
-    path = shutil.which("docker")
-    if path is None:
-        raise HarnessError("the docker sandbox needs the docker client; install docker.io")
-    return path
-
-
 def docker(*args: str, check: bool = True, timeout: float = DOCKER_TIMEOUT_S
            ) -> subprocess.CompletedProcess[str]:
     try:
-        result = subprocess.run([docker_cli(), *args], capture_output=True, text=True,
+        result = subprocess.run([docker_client(), *args], capture_output=True, text=True,
                                 timeout=timeout, check=False)
     except subprocess.TimeoutExpired as exc:
         raise HarnessError(f"`docker {' '.join(args[:2])}` did not answer in {timeout}s") from exc
@@ -167,7 +164,7 @@ class DockerSandbox(PoolSandbox):
         if self.image_id is None:
             from harness.sandbox.image import ensure_dockerd, ensure_image
 
-            docker_cli()
+            docker_client()
             ensure_dockerd()
             reference = self.image or ensure_image(offline=self.offline)
             inspected = docker("image", "inspect", "--format", "{{.Id}}", reference, check=False)
@@ -208,8 +205,12 @@ class DockerSandbox(PoolSandbox):
         uid = self.uid_base + slot
         env = dict(SANDBOX_ENV)
         name = f"harness-{self.run_id[:12]}-{slot}-{self._generation}"
+        # The worker connects to a socket the pool listens on; the pool removes the socket
+        # and this folder as soon as it is connected.
+        io_dir = tempfile.mkdtemp(prefix="harness-io-")
+        os.chmod(io_dir, 0o755)
         argv = [
-            docker_cli(), "run", "-i", "--rm", "--init",
+            docker_client(), "run", "--rm", "--init",
             "--name", name,
             "--label", f"{LABEL_RUN}={self.run_id}",
             "--label", f"{LABEL_OWNER}={owner_tag()}",
@@ -226,14 +227,17 @@ class DockerSandbox(PoolSandbox):
             "--ulimit", "core=0",
             "--workdir", "/tmp",
             "-v", f"{WORKER_SCRIPT}:{WORKER_IN_CONTAINER}:ro",
+            "-v", f"{io_dir}:{IO_IN_CONTAINER}:ro",
         ]
         for key, value in env.items():
             argv += ["-e", f"{key}={value}"]
         from harness.sandbox.image import python_in_image
 
-        argv += [self.image_id, python_in_image(), "-s", WORKER_IN_CONTAINER]
+        argv += [self.image_id, python_in_image(), "-s", WORKER_IN_CONTAINER,
+                 "--connect", f"{IO_IN_CONTAINER}/{SOCKET_NAME}"]
         config = {"uid": None, "pid_namespace": True, "env": env, "tmp_base": "/tmp"}
         # The docker client (on the host) needs its own settings, not the sandbox's.
         client_env = {k: v for k, v in os.environ.items()
                       if k.startswith("DOCKER_") or k in ("PATH", "HOME", "XDG_RUNTIME_DIR")}
-        return WorkerLaunch(argv=argv, config=config, env=client_env, name=name)
+        return WorkerLaunch(argv=argv, config=config, env=client_env, name=name,
+                            socket_path=os.path.join(io_dir, SOCKET_NAME))

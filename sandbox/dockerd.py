@@ -39,6 +39,11 @@ def docker_client() -> str:
 
 def daemon_responds(timeout_s: float = 20.0) -> bool:
     """True when `docker info` reaches a daemon."""
+    return _daemon_problem(timeout_s) is None
+
+
+def _daemon_problem(timeout_s: float) -> str | None:
+    """None when `docker info` reaches a daemon, else the client's reason."""
     try:
         done = subprocess.run(
             [docker_client(), "info", "--format", "{{.ServerVersion}}"],
@@ -47,8 +52,11 @@ def daemon_responds(timeout_s: float = 20.0) -> bool:
             timeout=timeout_s,
         )
     except subprocess.TimeoutExpired:
-        return False
-    return done.returncode == 0 and bool(done.stdout.strip())
+        return f"`docker info` did not answer within {timeout_s:g}s"
+    if done.returncode == 0 and done.stdout.strip():
+        return None
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    return lines[-1].strip() if lines else f"`docker info` exited with {done.returncode}"
 
 
 def dockerd_command() -> list[str]:
@@ -71,13 +79,17 @@ def ensure_dockerd(timeout_s: float = 60) -> None:
     start, and a daemon that is already starting is waited for rather than started twice.
     """
     docker_client()
-    if daemon_responds():
+    problem = _daemon_problem(timeout_s=20)
+    if problem is None:
         return
     if os.geteuid() != 0:
         raise HarnessError(
-            "no Docker daemon is running and only root can start one: start dockerd "
-            "(`sudo dockerd --bridge=none --iptables=false &`) or run as root"
+            f"cannot reach a Docker daemon ({problem}); only root can start one here: start "
+            "dockerd (`sudo dockerd --bridge=none --iptables=false &`), join the docker group, "
+            "or run as root"
         )
+    if os.environ.get("DOCKER_HOST"):
+        raise HarnessError(f"cannot reach the Docker daemon at $DOCKER_HOST: {problem}")
     command = dockerd_command()
     LOCK_PATH.parent.mkdir(parents=True, exist_ok=True)
     with open(LOCK_PATH, "w") as lock:

@@ -14,6 +14,7 @@ from dataclasses import replace
 
 from harness.sandbox.base import ExecJob, Outcome, Sandbox, Status
 from harness.sandbox.cache import ExecutionCache, cache_key
+from harness.sandbox.pool import PoolSandbox
 
 log = logging.getLogger(__name__)
 
@@ -50,17 +51,18 @@ def execute(
             for twin in duplicates.get(key, ()):
                 yield twin, replace(outcome, cached=True)
 
-    timed_out: list[int] = []
-    first_pass = [ExecJob(str(i), job.program, job.limits) for i, job in enumerate(originals)]
-    for tagged, outcome in sandbox.run(first_pass):
-        index = int(tagged.job_id)
+    tagged = [ExecJob(str(i), job.program, job.limits) for i, job in enumerate(originals)]
+    if isinstance(sandbox, PoolSandbox):  # re-runs interleaved with the other jobs
+        for job, outcome in sandbox.run(tagged, retry_timeouts=1):
+            yield from finish(int(job.job_id), outcome)
+        return
+    timed_out: list[ExecJob] = []
+    for job, outcome in sandbox.run(tagged):
         if outcome.status is Status.TIMEOUT:
-            timed_out.append(index)
+            timed_out.append(job)
         else:
-            yield from finish(index, outcome)
+            yield from finish(int(job.job_id), outcome)
     if timed_out:
         log.debug("re-running %d timed-out jobs once", len(timed_out))
-        second_pass = [ExecJob(str(i), originals[i].program, originals[i].limits)
-                       for i in timed_out]
-        for tagged, outcome in sandbox.run(second_pass):
-            yield from finish(int(tagged.job_id), outcome)
+        for job, outcome in sandbox.run(timed_out):
+            yield from finish(int(job.job_id), outcome)

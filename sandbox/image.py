@@ -53,6 +53,8 @@ APT_PACKAGES = ("python3", "python3-pip", "ca-certificates", "tzdata")
 PYTHON_IN_IMAGE = "/usr/local/bin/python3"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 MIRROR_ENV = "HARNESS_DEBIAN_MIRROR"
+# For `docker build`: a registry mirror's copy of python:3.11-slim-bookworm, say.
+BASE_IMAGE_ENV = "HARNESS_SANDBOX_BASE_IMAGE"
 
 SANDBOX_DIR = Path(__file__).resolve().parent
 REQUIREMENTS = SANDBOX_DIR / "requirements-sandbox.txt"
@@ -177,12 +179,12 @@ def build_image(offline: bool, force: bool = False) -> str:
     ensure_dockerd()
     inputs = BuildInputs.current()
     tag = f"{IMAGE_REPOSITORY}:{inputs.digest()}"
-    existing = image_id(tag)
-    if existing is not None and not force:
-        logger.info("sandbox image %s already exists (%s)", tag, existing[:19])
-        return existing
+    if not force and image_id(tag) is not None:
+        return _existing(tag)
     started = time.monotonic()
     with _build_lock():
+        if not force and image_id(tag) is not None:  # built meanwhile by another process
+            return _existing(tag)
         if offline:
             rootfs = _ensure_rootfs_locked(inputs)
             _docker_import(rootfs, tag, inputs)
@@ -194,6 +196,14 @@ def build_image(offline: bool, force: bool = False) -> str:
     _check_image(tag)
     logger.info("sandbox image %s (%s) ready in %.0fs", tag, built[:19], time.monotonic() - started)
     return built
+
+
+def _existing(tag: str) -> str:
+    found = image_id(tag)
+    if found is None:
+        raise HarnessError(f"the sandbox image {tag} disappeared while it was being used")
+    logger.info("sandbox image %s already exists (%s)", tag, found[:19])
+    return found
 
 
 # ---------------------------------------------------------------------------------------------
@@ -235,8 +245,9 @@ def _ensure_rootfs_locked(inputs: BuildInputs) -> Path:
     if (target / "etc" / "harness-sandbox.json").is_file():
         return target
     debootstrap = _debootstrap_binary()
+    for leftover in [*cache_dir().glob("building-*"), *cache_dir().glob("debootstrap-*")]:
+        _remove_tree(leftover)  # from an interrupted build (we hold the build lock)
     work = cache_dir() / f"building-{inputs.digest()}"
-    _remove_tree(work)
     log_path = cache_dir() / "build.log"
     started = time.monotonic()
     with open(log_path, "w") as log:
@@ -467,6 +478,8 @@ def _docker_import(rootfs: Path, tag: str, inputs: BuildInputs) -> None:
 
 
 def _docker_build(tag: str, inputs: BuildInputs) -> None:
+    base_image = os.environ.get(BASE_IMAGE_ENV)
+    build_args = ["--build-arg", f"BASE_IMAGE={base_image}"] if base_image else []
     logger.info(
         "docker build -f %s -t %s (needs a registry with python:3.11-slim)", DOCKERFILE, tag
     )
@@ -478,6 +491,7 @@ def _docker_build(tag: str, inputs: BuildInputs) -> None:
                 "build",
                 "--network",
                 "host",  # build steps need the package index; the daemon may have no bridge
+                *build_args,
                 "--label",
                 f"org.harness.sandbox.inputs={inputs.digest()}",
                 "-f",

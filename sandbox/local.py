@@ -13,7 +13,6 @@ import logging
 import os
 import secrets
 import shutil
-import sys
 
 from harness.sandbox.pool import (
     SANDBOX_ENV,
@@ -39,9 +38,11 @@ def unprivileged_uid_block() -> int:
 class LocalSandbox(PoolSandbox):
     name = "local"
 
-    def __init__(self, workers: int = 2, drop_privileges: bool = True) -> None:
+    def __init__(self, workers: int = 2) -> None:
         super().__init__(workers)
-        self.drop_privileges = drop_privileges and os.geteuid() == 0
+        # As root, programs always run as a dedicated uid: as root, one kill(-1) in a
+        # program would end every process on the machine.
+        self.drop_privileges = os.geteuid() == 0
         self.uid_base = unprivileged_uid_block()
 
     def prepare(self) -> None:
@@ -58,6 +59,6 @@ class LocalSandbox(PoolSandbox):
     def launch(self, slot: int) -> WorkerLaunch:
         uid = self.uid_base + slot if self.drop_privileges else None
         return WorkerLaunch(
-            argv=[sys.executable, "-s", str(WORKER_SCRIPT)],
+            argv=[self.interpreter.executable, "-s", str(WORKER_SCRIPT), "--fd", "{fd}"],
             config={"uid": uid, "pid_namespace": False, "env": dict(SANDBOX_ENV)},
         )

@@ -3,8 +3,9 @@
 #   docker.io    dockerd + containerd + runc (the daemon; `harness` starts it when not running)
 #   debootstrap  builds the offline sandbox image's Debian rootfs (`harness sandbox build --offline`)
 #   bubblewrap   the bwrap backend
-# Re-running is harmless: apt-get install is a no-op for installed packages.
+# Re-running is harmless: with everything installed it does nothing (no apt-get update).
 set -eu
+PATH="$PATH:/usr/sbin:/sbin"
 
 if [ "$(id -u)" -ne 0 ]; then
     echo "setup-host.sh: must run as root" >&2
@@ -27,7 +28,6 @@ if [ -n "$missing" ]; then
     apt-get install -y --no-install-recommends $missing
 fi
 
-# A docker client installed elsewhere (e.g. /usr/local/bin/docker) may shadow docker.io's; both work.
 command -v dockerd >/dev/null
 command -v debootstrap >/dev/null
 command -v bwrap >/dev/null

@@ -1,8 +1,10 @@
 """Fork-server that runs untrusted Python programs, one fresh child process per job.
 
 Standard library only: this one file runs on the host (``local``), inside bubblewrap and
-inside the Docker image, started by the pool as ``python -s worker.py`` with stdin/stdout
-as the transport. Frames are length-prefixed JSON (4-byte big-endian length, UTF-8 JSON):
+inside the Docker image, started by the pool as ``python -s worker.py --fd N`` (an
+inherited Unix socket) or ``--connect PATH`` (Docker). Never stdin/stdout: programs of the
+same uid could reopen those through /proc. Frames are length-prefixed JSON (4-byte
+big-endian length, UTF-8 JSON):
 
   pool -> worker: one config frame, then job frames {"seq", "program", "limits"}
   worker -> pool: {"ready": true, ...} once, then one result frame per job
@@ -45,13 +47,14 @@ READ_CHUNK = 65536
 MAX_DETAIL = 1000
 CLEANUP_BUDGET_S = 10.0
 SETUP_FAILED_EXIT = 121  # the child could not be set up (reported as a sandbox error)
+INITIAL_PID_NS_INODE = 0xEFFFFFFC  # the kernel's fixed inode number of the host pid namespace
 
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
 
-# World-writable places where a program of a dropped uid can leave files on the host (local).
+# World-writable places where a job can leave files for later jobs (or, local, on the host).
 SHARED_WRITABLE_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/dev/mqueue", "/run/lock")
 
 # Imported once in the worker so that children start with them loaded (fork shares them).
@@ -142,6 +145,13 @@ def _accessible_to_others(directory: str) -> bool:
     return True
 
 
+def _in_initial_pid_ns() -> bool:
+    try:
+        return os.readlink("/proc/self/ns/pid") == f"pid:[{INITIAL_PID_NS_INODE}]"
+    except OSError:
+        return True  # cannot tell: assume the worst
+
+
 def _set_limit(kind: int, value: int) -> None:
     """Set soft and hard limit to ``value``, never above the hard limit we were given."""
     _, hard = resource.getrlimit(kind)
@@ -181,8 +191,14 @@ class Worker:
         self.pool_fd = pool_fd
         self.pool_gone = False
         self.uid = config.get("uid")  # drop children to this uid/gid (worker runs as root)
-        # In a private pid namespace only its init, we and our jobs' processes exist.
-        self.pid_namespace = bool(config.get("pid_namespace"))
+        if self.uid is not None and os.geteuid() != 0:
+            self.uid = None  # not root: nothing to drop to; we already are unprivileged
+        if self.uid is None and os.geteuid() == 0:
+            raise SystemExit("worker: refusing to run programs as root (give it a uid)")
+        # In a private pid namespace only its init, we and our jobs' processes exist, and
+        # one kill(-1) cleans up. Never trusted blindly: in the host's namespace it would
+        # reach every process of our uid.
+        self.pid_namespace = bool(config.get("pid_namespace")) and not _in_initial_pid_ns()
         # Job directories live in a folder of our own, so that the shared temp directories
         # only change when a program writes there.
         self.tmp_base = tempfile.mkdtemp(
@@ -190,8 +206,6 @@ class Worker:
         os.chmod(self.tmp_base, 0o711)
         self.env = dict(config.get("env") or {})
         self.libc = _libc()
-        if self.uid is not None and os.geteuid() != 0:
-            self.uid = None  # not root: nothing to drop to; we already are unprivileged
         _prctl(self.libc, PR_SET_CHILD_SUBREAPER, 1)  # orphans of jobs become our children
         # Programs run with our uid in bwrap and docker: without this they could reopen our
         # protocol pipes through /proc/<worker>/fd and forge results, or read our memory.
@@ -201,10 +215,17 @@ class Worker:
             if entry not in sys.path:
                 sys.path.append(entry)
         self.path_fds = self._open_inaccessible_paths() if self.uid is not None else {}
+        self._import_through_fds()
         for name in config.get("preload", PRELOAD):
             with contextlib.suppress(ImportError):
                 __import__(name)
         self.devnull = os.open(os.devnull, os.O_RDWR)
+        # Children inherit everything loaded so far; keep their garbage collector off these
+        # objects, or its first pass copies most of the inherited heap (copy-on-write).
+        import gc
+
+        gc.collect()
+        gc.freeze()
 
     def close(self) -> None:
         shutil.rmtree(self.tmp_base, ignore_errors=True)
@@ -219,7 +240,9 @@ class Worker:
                 fds[entry] = os.open(entry, os.O_RDONLY | os.O_DIRECTORY)
         return fds
 
-    def _remap_paths_in_child(self) -> None:
+    def _import_through_fds(self) -> None:
+        """Point sys.path and package paths at the descriptors: done once, here, so that
+        the import system's directory caches are filled once and inherited by every job."""
         if not self.path_fds:
             return
         prefixes = sorted(self.path_fds, key=len, reverse=True)
@@ -250,7 +273,7 @@ class Worker:
         err_r, err_w = os.pipe()
         res_r, res_w = os.pipe()
         nonce_r, nonce_w = os.pipe()
-        shared_before = self._shared_dirs_state() if self.uid is not None else {}
+        shared_before = self._shared_dirs_state()
         started = time.monotonic()
         pid = os.fork()
         if pid == 0:  # child: never returns
@@ -276,8 +299,7 @@ class Worker:
                 self._drain(fd, capped)
                 os.close(fd)
             shutil.rmtree(workdir, ignore_errors=True)
-            if self.uid is not None:
-                self._remove_files_of_uid(shared_before)
+            self._clean_shared_dirs(shared_before)
         status, detail = self._classify(
             pid, nonce, timed_out, wait_status, cpu_s, limits, streams[res_r]
         )
@@ -408,8 +430,12 @@ class Worker:
                 state[base] = os.stat(base).st_mtime_ns
         return state
 
-    def _remove_files_of_uid(self, before: dict[str, int]) -> None:
-        """Delete what the dropped uid left in the host's world-writable directories."""
+    def _clean_shared_dirs(self, before: dict[str, int]) -> None:
+        """Delete what the job left in the world-writable directories: everything in our
+        private ones (pid namespace backends: a later job must not find it), else what the
+        job's dedicated uid owns there (local as root: the host's own files stay)."""
+        if not self.pid_namespace and self.uid is None:
+            return  # local without root: no way to tell the job's files from the user's
         after = self._shared_dirs_state()
         for base in SHARED_WRITABLE_DIRS:
             if base in before and before.get(base) == after.get(base):
@@ -421,7 +447,10 @@ class Worker:
             with entries:
                 for entry in entries:
                     try:
-                        if entry.stat(follow_symlinks=False).st_uid != self.uid:
+                        if entry.path == self.tmp_base:
+                            continue
+                        if (not self.pid_namespace
+                                and entry.stat(follow_symlinks=False).st_uid != self.uid):
                             continue
                         if entry.is_dir(follow_symlinks=False):
                             shutil.rmtree(entry.path, ignore_errors=True)
@@ -510,7 +539,6 @@ class Worker:
             os.setgroups([])
             os.setresgid(self.uid, self.uid, self.uid)
             os.setresuid(self.uid, self.uid, self.uid)
-            self._remap_paths_in_child()
         _prctl(self.libc, PR_SET_DUMPABLE, 1)  # the program's own /proc/self as usual
         os.environ.clear()
         os.environ.update(self.env)
@@ -587,9 +615,29 @@ def _descendants(root: int) -> list[int]:
     return found
 
 
+def connect_to_pool(argv: list[str]) -> int:
+    """The protocol descriptor: ``--fd N`` (inherited socket), ``--connect PATH`` (Unix
+    socket to connect to) or, for manual use, stdin/stdout (``--stdio``)."""
+    if len(argv) == 2 and argv[0] == "--fd":
+        return int(argv[1])
+    if len(argv) == 2 and argv[0] == "--connect":
+        import socket
+
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(argv[1])
+        return sock.detach()
+    if argv == ["--stdio"]:
+        return -1
+    sys.exit("usage: worker.py --fd N | --connect PATH | --stdio")
+
+
 def main() -> None:
-    # The protocol owns the original stdin/stdout; stray writes to fd 1 go nowhere.
-    proto_in, proto_out = os.dup(0), os.dup(1)
+    channel = connect_to_pool(sys.argv[1:])
+    if channel >= 0:
+        proto_in = proto_out = channel
+    else:
+        proto_in, proto_out = os.dup(0), os.dup(1)
+    # Stray writes to fd 1 go nowhere; the protocol has its own descriptor.
     devnull = os.open(os.devnull, os.O_RDWR)
     os.dup2(devnull, 0)
     os.dup2(devnull, 1)

@@ -109,6 +109,10 @@ class Task(ABC):
             return None
         return self.normalize_task_id(record["task_id"])
 
+    def left_out(self) -> dict[str, str]:
+        """Problems that ``load()`` left out on purpose (key -> reason), reported in results."""
+        return {}
+
     def settings(self) -> dict[str, Any]:
         """Task options that change results, recorded in run.json and the config hash."""
         return {"strict": self.options.strict, "source": self.options.source, **self.options.args}

@@ -21,7 +21,7 @@ import sysconfig
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from harness.errors import DataNotFoundError, HarnessError
 from harness.records import Prompt
@@ -215,11 +215,11 @@ class DocGen(Task):
     def load(self) -> list[Problem]:
         config = self.config()
         template = self.template(config)
-        pairs = self.tree_items(config) if config.is_tree else self.codexglue_items(config)
-        if config.max_items and len(pairs) > config.max_items:
+        chosen = self.tree_items(config) if config.is_tree else self.codexglue_items(config)
+        if config.max_items and len(chosen) > config.max_items:
             log.info("docgen: keeping %d of %d items (--task-arg max_items)", config.max_items,
-                     len(pairs))
-        return self.problems(pairs[: config.max_items or None], template, config)
+                     len(chosen))
+        return self.problems(chosen[: config.max_items or None], template, config)
 
     def template(self, config: DocGenSettings) -> PromptVariant:
         if config.prompt_file is None:
@@ -243,8 +243,8 @@ class DocGen(Task):
             raise HarnessError(f"docgen: source {root} is neither a folder nor a .py file")
         return root
 
-    def tree_items(self, config: DocGenSettings) -> list[tuple[CodeItem, str]]:
-        """The selected items with their targets."""
+    def tree_items(self, config: DocGenSettings) -> list[tuple[str, CodeItem, str]]:
+        """The selected items with their keys and targets."""
         root = self.tree_root(config.source)
         files = iter_python_files(root, config.include_tests)
         readable: list[Path] = []
@@ -259,8 +259,9 @@ class DocGen(Task):
             relative = path.name if root.is_file() else path.relative_to(root).as_posix()
             items.extend(extract_items(content, relative))
         self.dataset_files = [DatasetFile(str(root.resolve()), tree_sha256(root, readable))]
+        keyed = list(zip(item_keys(items), items, strict=True))  # before filtering: stable
         kept = [
-            item for item in items
+            (key, item) for key, item in keyed
             if config.kind in ("both", item.kind)
             and count_tokens(clean_docstring(item.docstring)) >= max(config.min_tokens, 1)
         ]
@@ -272,33 +273,28 @@ class DocGen(Task):
         selected = split_items(kept, config.split, config.seed, config.test_fraction)
         log.info("docgen: %d of %d documented items in %s (%s split)", len(selected), len(kept),
                  root, config.split)
-        return [(item, target_text(item.docstring, config.target)) for item in selected]
+        return [(key, item, target_text(item.docstring, config.target))
+                for key, item in selected]
 
-    def codexglue_items(self, config: DocGenSettings) -> list[tuple[CodeItem, str]]:
+    def codexglue_items(self, config: DocGenSettings) -> list[tuple[str, CodeItem, str]]:
         path = locate("test.jsonl", subdir=CODEXGLUE_SUBDIR, options=self.options,
                       hub=(f"{CODEXGLUE_HUB} (python)",
                            export_hub_dataset(CODEXGLUE_HUB, "test", "python")))
         self.dataset_files = [DatasetFile.of(path)]
-        pairs: list[tuple[CodeItem, str]] = []
+        items: list[CodeItem] = []
         for number, record in enumerate(read_jsonl(path), 1):
             item = codexglue_item(record, f"{path}:{number}")
             # CodeXGLUE's ``docstring`` field is the reference (it matches the code's).
-            docstring = str(record.get("docstring") or item.docstring)
-            pairs.append((replace(item, docstring=docstring),
-                          target_text(docstring, config.target)))
-        return pairs
+            items.append(replace(item, docstring=str(record.get("docstring") or item.docstring)))
+        return [(key, item, target_text(item.docstring, config.target))
+                for key, item in zip(item_keys(items), items, strict=True)]
 
-    def problems(self, pairs: list[tuple[CodeItem, str]], variant: PromptVariant,
+    def problems(self, selected: list[tuple[str, CodeItem, str]], variant: PromptVariant,
                  config: DocGenSettings) -> list[Problem]:
         problems: list[Problem] = []
-        seen: dict[str, int] = {}
-        for item, target in pairs:
+        for key, item, target in selected:
             if not target:
                 continue
-            key = f"{item.path}::{item.qualname}"
-            seen[key] = seen.get(key, 0) + 1
-            if seen[key] > 1:  # the same name defined twice in one file
-                key = f"{key}#{seen[key]}"
             code, truncated = truncate_code(item.code, config.max_code_tokens)
             text = render(variant.template, item, code)
             messages = ({"role": "user", "content": text},) if variant.chat else None
@@ -328,7 +324,21 @@ def reference_completion(docstring: str, target: str, target_kind: str) -> str:
     return target
 
 
-def split_items(items: list[CodeItem], split: str, seed: int, fraction: float) -> list[CodeItem]:
+def item_keys(items: list[CodeItem]) -> list[str]:
+    """``path::qualname``, with ``#2``, ``#3`` for a name defined again in the same file."""
+    seen: dict[str, int] = {}
+    keys = []
+    for item in items:
+        key = f"{item.path}::{item.qualname}"
+        seen[key] = seen.get(key, 0) + 1
+        keys.append(key if seen[key] == 1 else f"{key}#{seen[key]}")
+    return keys
+
+
+T = TypeVar("T")
+
+
+def split_items(items: list[T], split: str, seed: int, fraction: float) -> list[T]:
     """A seeded shuffle of the items (in path/line order) cut into test (the first
     ``fraction``) and train; the chosen part keeps the shuffled order, so a max_items cap
     takes a random sample."""

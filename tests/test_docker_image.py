@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,9 @@ from harness.sandbox import dockerd, image
 # --- unit tests (no Docker) ---------------------------------------------------------------
 
 
-def test_image_tag_follows_the_requirements_content(tmp_path, monkeypatch):
+def test_image_tag_follows_the_requirements_content(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     requirements = tmp_path / "requirements-sandbox.txt"
     monkeypatch.setattr(image, "REQUIREMENTS", requirements)
 
@@ -32,23 +35,23 @@ def test_image_tag_follows_the_requirements_content(tmp_path, monkeypatch):
     assert image.image_tag() == first
 
 
-def test_image_tag_follows_the_other_build_inputs():
+def test_image_tag_follows_the_other_build_inputs() -> None:
     inputs = image.BuildInputs.current()
     changed = [
-        inputs.__class__(**{**inputs.__dict__, "debian_suite": "trixie"}),
-        inputs.__class__(**{**inputs.__dict__, "python_version": "3.12"}),
-        inputs.__class__(**{**inputs.__dict__, "build_script_version": "other"}),
-        inputs.__class__(**{**inputs.__dict__, "dockerfile": inputs.dockerfile + "\n# x"}),
+        replace(inputs, debian_suite="trixie"),
+        replace(inputs, python_version="3.12"),
+        replace(inputs, build_script_version="other"),
+        replace(inputs, dockerfile=inputs.dockerfile + "\n# x"),
     ]
     digests = {inputs.digest(), *(other.digest() for other in changed)}
     assert len(digests) == 1 + len(changed)
     # The cached Debian base does not depend on the Python libraries.
-    same_base = inputs.__class__(**{**inputs.__dict__, "requirements": "x==1\n"})
+    same_base = replace(inputs, requirements="x==1\n")
     assert same_base.base_digest() == inputs.base_digest()
     assert same_base.digest() != inputs.digest()
 
 
-def test_requirements_are_fully_pinned():
+def test_requirements_are_fully_pinned() -> None:
     lines = [
         line.split("#", 1)[0].strip()
         for line in image.REQUIREMENTS.read_text().splitlines()
@@ -62,7 +65,9 @@ def test_requirements_are_fully_pinned():
     assert "tensorflow" not in names
 
 
-def test_debian_mirror_is_read_from_apt_configuration(tmp_path, monkeypatch):
+def test_debian_mirror_is_read_from_apt_configuration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     apt = tmp_path / "apt"
     (apt / "sources.list.d").mkdir(parents=True)
     (apt / "sources.list.d" / "debian.sources").write_text(
@@ -90,7 +95,7 @@ def test_debian_mirror_is_read_from_apt_configuration(tmp_path, monkeypatch):
     assert image.debian_mirror() == "http://override.example/debian"
 
 
-def test_python_in_image_is_absolute():
+def test_python_in_image_is_absolute() -> None:
     assert Path(image.python_in_image()).is_absolute()
 
 
@@ -112,7 +117,7 @@ def _docker(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str
 
 @pytest.mark.docker
 @pytest.mark.slow
-def test_ensure_dockerd_is_idempotent(sandbox_image):
+def test_ensure_dockerd_is_idempotent(sandbox_image: str) -> None:
     pid_before = Path("/var/run/docker.pid").read_text().strip()
     image.ensure_dockerd()
     image.ensure_dockerd()
@@ -122,7 +127,7 @@ def test_ensure_dockerd_is_idempotent(sandbox_image):
 
 @pytest.mark.docker
 @pytest.mark.slow
-def test_image_exists_under_its_tag(sandbox_image):
+def test_image_exists_under_its_tag(sandbox_image: str) -> None:
     tag = image.image_tag()
     assert sandbox_image.startswith("sha256:")
     assert image.image_id(tag) == sandbox_image
@@ -136,7 +141,7 @@ def test_image_exists_under_its_tag(sandbox_image):
 
 @pytest.mark.docker
 @pytest.mark.slow
-def test_image_python_imports_pinned_libraries_without_network(sandbox_image):
+def test_image_python_imports_pinned_libraries_without_network(sandbox_image: str) -> None:
     pins = dict(
         line.split("#", 1)[0].strip().split("==")
         for line in image.REQUIREMENTS.read_text().splitlines()
@@ -165,8 +170,17 @@ def test_image_python_imports_pinned_libraries_without_network(sandbox_image):
 
 @pytest.mark.docker
 @pytest.mark.slow
-def test_rootfs_is_cached_with_its_provenance(sandbox_image):
-    rootfs = image.ensure_rootfs()  # cached by the offline build: returns at once
-    provenance = json.loads((rootfs / "etc" / "harness-sandbox.json").read_text())
+def test_image_records_its_build_inputs(sandbox_image: str) -> None:
+    done = _docker(
+        "run", "--rm", "--network", "none", sandbox_image, "cat", "/etc/harness-sandbox.json"
+    )
+    assert done.returncode == 0, done.stderr
+    provenance = json.loads(done.stdout)
     assert provenance["tag"] == image.image_tag()
-    assert (rootfs / image.python_in_image().lstrip("/")).is_symlink()
+    assert provenance["requirements"] == image.REQUIREMENTS.read_text()
+    # When this session built the image, its root file system is cached for a quick re-import.
+    rootfs = image.rootfs_path()
+    if rootfs.exists():
+        cached = json.loads((rootfs / "etc" / "harness-sandbox.json").read_text())
+        assert cached == provenance
+        assert image.ensure_rootfs() == rootfs

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -13,9 +15,11 @@ import pytest
 
 from harness.errors import HarnessError
 from harness.sandbox import ExecJob, Limits, Outcome, Sandbox, Status, open_sandbox
+from harness.sandbox.bwrap import BwrapSandbox
 from harness.sandbox.cache import ExecutionCache, cache_key
 from harness.sandbox.calibration import calibrate_limits
 from harness.sandbox.execute import execute
+from harness.sandbox.interpreter import Interpreter
 from harness.sandbox.local import LocalSandbox
 
 LIMITS = Limits(timeout_s=3.0, memory_mb=1024, max_output_bytes=1000)
@@ -133,8 +137,8 @@ def test_the_standard_library_is_importable_after_the_uid_drop(sandbox):
 
 
 def test_a_killed_worker_fails_the_job_and_is_replaced():
-    # Without the uid drop a program can kill its worker (as in bwrap and docker).
-    with LocalSandbox(workers=1, drop_privileges=False) as sandbox:
+    # In bwrap (and docker) programs run with the worker's uid, so they can kill it.
+    with BwrapSandbox(workers=1) as sandbox:
         jobs = [ExecJob("killer", "import os\nos.kill(os.getppid(), 9)", LIMITS),
                 ExecJob("after", "assert True", LIMITS)]
         outcomes = dict((job.job_id, outcome) for job, outcome in sandbox.run(jobs))
@@ -144,7 +148,7 @@ def test_a_killed_worker_fails_the_job_and_is_replaced():
 
 
 def test_a_frozen_worker_times_out_and_is_replaced():
-    with LocalSandbox(workers=1, drop_privileges=False) as sandbox:
+    with BwrapSandbox(workers=1) as sandbox:
         sandbox.answer_grace_s = 1.0
         program = "import os, signal\nos.kill(os.getppid(), signal.SIGSTOP)\nwhile True: pass"
         outcome = run_one(sandbox, program, replace(LIMITS, timeout_s=1.0))
@@ -155,7 +159,7 @@ def test_a_frozen_worker_times_out_and_is_replaced():
 
 def test_a_worker_that_cannot_start_is_a_clear_error(monkeypatch):
     sandbox = LocalSandbox(workers=1)
-    monkeypatch.setattr("harness.sandbox.local.sys.executable", "/nonexistent/python")
+    sandbox.interpreter = Interpreter("/nonexistent/python", ("/nonexistent",), "3.11.0", "x")
     with pytest.raises(HarnessError, match="cannot start a local sandbox worker"):
         sandbox.start()
 
@@ -278,3 +282,72 @@ def test_calibration_on_a_real_sandbox(sandbox, tmp_path: Path):
                               dataset_hash="d")
     assert limits["quick"] == 0.5
     assert 2.0 <= limits["sleepy"] < 4.0
+
+
+def test_nothing_a_job_leaves_in_tmp_reaches_the_next_job(sandbox):
+    program = ("import os, glob\n"
+               "found = glob.glob('/tmp/harness-left-*') + glob.glob('/dev/shm/harness-left-*')\n"
+               "open(f'/tmp/harness-left-{os.getpid()}', 'w').write('x')\n"
+               "open(f'/dev/shm/harness-left-{os.getpid()}', 'w').write('x')\n"
+               "assert found == [], found")
+    outcomes = [run_one(sandbox, program) for _ in range(4)]  # 2 workers: some reuse one
+    assert all(o.passed for o in outcomes), outcomes
+
+
+def test_a_timeout_is_retried_in_the_same_run():
+    shared = Path(tempfile.mkdtemp(prefix="harness-retry-"))
+    shared.chmod(0o777)  # the jobs' unprivileged uid leaves its mark here
+    marker = shared / "first-attempt-done"
+    program = (f"import os, time\n"
+               f"if not os.path.exists({str(marker)!r}):\n"
+               f"    open({str(marker)!r}, 'w').close()\n"
+               f"    time.sleep(60)\n")
+    with LocalSandbox(workers=2) as sandbox:
+        jobs = [ExecJob("flaky", program, replace(LIMITS, timeout_s=1.0)),
+                ExecJob("loop", "while True: pass", replace(LIMITS, timeout_s=1.0)),
+                ExecJob("ok", "assert True", LIMITS)]
+        outcomes = {job.job_id: outcome for job, outcome in execute(jobs, sandbox, None)}
+    shutil.rmtree(shared)
+    assert outcomes["flaky"].passed
+    assert outcomes["loop"].status is Status.TIMEOUT
+    assert outcomes["ok"].passed
+
+
+# --------------------------------------------------------------------------- worker safety
+
+
+def test_kill_everything_cleanup_is_never_used_in_the_hosts_pid_namespace():
+    import subprocess
+    import sys
+
+    from harness.sandbox.pool import WORKER_SCRIPT
+
+    # In a separate process: a Worker makes its process a subreaper and undumpable.
+    uid = 4_000_000 if os.geteuid() == 0 else None
+    check = (f"import sys; sys.path.insert(0, {str(WORKER_SCRIPT.parent)!r}); import worker\n"
+             f"w = worker.Worker({{'uid': {uid!r}, 'pid_namespace': True, 'preload': []}})\n"
+             "print(worker._in_initial_pid_ns(), w.pid_namespace); w.close()")
+    result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.split() == ["True", "False"]  # falls back to killing descendants
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root could run programs as root")
+def test_the_worker_refuses_to_run_programs_as_root():
+    import socket
+    import struct
+    import subprocess
+    import sys
+
+    from harness.sandbox.pool import WORKER_SCRIPT
+
+    ours, theirs = socket.socketpair()
+    proc = subprocess.Popen([sys.executable, "-s", str(WORKER_SCRIPT), "--fd",
+                             str(theirs.fileno())], pass_fds=(theirs.fileno(),),
+                            stderr=subprocess.PIPE, text=True)
+    theirs.close()
+    body = json.dumps({"uid": None}).encode()
+    ours.sendall(struct.pack(">I", len(body)) + body)
+    assert proc.wait(timeout=30) != 0
+    assert "refusing to run programs as root" in proc.stderr.read()
+    assert ours.recv(100) == b""  # never said it was ready

