@@ -12,8 +12,8 @@ from tiny_models import build_lora_adapter, build_tiny_gpt2, build_tiny_llama, b
 
 from harness.backends import create_backend
 from harness.backends.base import BackendContext
-from harness.backends.hf import HFBackend, keep_end, resolve_device, resolve_dtype
-from harness.backends.prompting import render_prompt
+from harness.backends.hf import HFBackend, resolve_device, resolve_dtype
+from harness.backends.prompting import keep_end, render_prompt
 from harness.backends.spec import ModelSpec, resolve_model
 from harness.errors import HarnessError
 from harness.records import Completion, GenerationRequest, Prompt, SamplingParams

@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 import json
 import shutil
+import subprocess
+import sys
 import sysconfig
 from pathlib import Path
 
@@ -321,3 +323,18 @@ def test_missing_data_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.Monke
     (tmp_path / "empty").mkdir()
     with pytest.raises(HarnessError, match="no function or class with a docstring"):
         docgen(str(tmp_path / "empty")).load()
+
+
+def test_reference_run_on_stdlib_scores_100(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    done = subprocess.run(
+        [sys.executable, "-m", "harness", "-q", "run", "--model", "reference", "--task",
+         "docgen", "--source", "stdlib", "--output-dir", str(out)],
+        capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["num_problems"] == 500
+    assert metrics["metrics"]["chrf"] == 100.0
+    assert metrics["metrics"]["bleu"] == 100.0
+    assert metrics["metrics"]["rouge_l"] == 100.0
+    assert set(metrics["signatures"]) >= {"bleu", "chrf"}

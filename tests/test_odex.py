@@ -186,8 +186,8 @@ def test_missing_data_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.Monke
 
 def test_reference_run_excludes_and_reports_what_the_sandbox_cannot_run(tmp_path: Path) -> None:
     """Through the CLI and the default sandbox with the pinned sandbox libraries: examples
-    needing the network, TensorFlow/Keras 2 or Python < 3.11 are excluded and counted; an example whose
-    reference needs pandas < 3 runs (pandas 1.5 in the sandbox) and passes."""
+    needing the network, TensorFlow/Keras 2 or Python < 3.11 are excluded and counted; an
+    example whose reference needs pandas < 3 runs (pandas 1.5 in the sandbox) and passes."""
     need_shared(ODEX_DIR)
     keys = ["en/0", "en/9", "en/25", "en/224", "es/4", "ja/95", "ja/136", "ru/6"]
     out = tmp_path / "run"

@@ -38,6 +38,7 @@ from urllib.parse import urlparse
 from harness.backends.base import BackendContext, ModelAPI
 from harness.backends.prompting import (
     find_stop,
+    fit_to_context,
     longest_stop,
     render_prompt,
     sample_seed,
@@ -273,27 +274,13 @@ class HFBackend(ModelAPI):
         return rows
 
     def _fit_prompt(self, request: GenerationRequest, ids: list[int]) -> tuple[list[int], bool]:
-        """The prompt's token ids cut to the context budget (keeping the end), and whether
-        they were cut."""
         if self.context_length is None:
             return ids, False
-        max_new = request.params.max_new_tokens
-        budget = self.context_length if self.is_encoder_decoder else self.context_length - max_new
-        if budget < 1:
-            raise HarnessError(
-                f"max_new_tokens {max_new} leaves no room for a prompt in the context of "
-                f"{self.spec.name!r} ({self.context_length} tokens)"
-            )
-        if len(ids) <= budget:
-            return ids, False
-        if self.truncation == "error":
-            raise HarnessError(
-                f"prompt of {request.task_id} is {len(ids)} tokens; {self.spec.name!r} takes "
-                f"{budget} (context {self.context_length}"
-                + ("" if self.is_encoder_decoder else f" minus max_new_tokens {max_new}")
-                + "); set options.truncation = 'left' to keep the prompt's end"
-            )
-        return keep_end(ids, budget, self.special_ids), True
+        return fit_to_context(
+            ids, request, context=self.context_length, model=self.spec.name,
+            prompt_shares_context=not self.is_encoder_decoder, truncation=self.truncation,
+            special=self.special_ids,
+        )
 
     def _generate_rows(self, rows: list[_Row]) -> list[Completion]:
         """Generate one batch; on a CUDA out-of-memory error, halve it and retry."""
@@ -494,20 +481,6 @@ class StopOnSequences:
         return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
 
 
-def keep_end(ids: list[int], budget: int, special: set[int]) -> list[int]:
-    """The last tokens of ``ids`` that fit in ``budget``, keeping the leading and trailing
-    special tokens (bos, eos) the tokenizer added."""
-    head = 0
-    while head < len(ids) and ids[head] in special:
-        head += 1
-    tail = 0
-    while tail < len(ids) - head and ids[len(ids) - 1 - tail] in special:
-        tail += 1
-    if head + tail >= budget:
-        return ids[len(ids) - budget :]
-    body = ids[head : len(ids) - tail]
-    keep = budget - head - tail
-    return ids[:head] + body[len(body) - keep :] + ids[len(ids) - tail :]
 
 
 # ---------------------------------------------------------------------- helpers

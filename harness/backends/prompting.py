@@ -4,6 +4,7 @@
 * :func:`chat_messages` turns a prompt into chat messages for instruct models.
 * :func:`render_prompt` gives the exact text a local model sees (chat template applied).
 * :func:`truncate_at_stop` / :func:`find_stop` cut a completion at its first stop sequence.
+* :func:`fit_to_context` cuts an over-long prompt to the model's context (or refuses).
 * :func:`sample_seed` derives sample ``i``'s seed from the request seed, so any sample can be
   regenerated on its own (resume, larger n).
 """
@@ -16,7 +17,7 @@ from typing import Any
 
 from harness.backends.spec import ModelSpec
 from harness.errors import HarnessError
-from harness.records import Prompt
+from harness.records import GenerationRequest, Prompt
 
 PROMPT_FIELD = "{prompt}"
 
@@ -93,3 +94,46 @@ def sample_seed(seed: int, sample: int) -> int:
 
 def longest_stop(stop: Sequence[str]) -> int:
     return max((len(s) for s in stop), default=0)
+
+
+def fit_to_context(
+    ids: list[int], request: GenerationRequest, *, context: int, model: str,
+    prompt_shares_context: bool, truncation: str, special: set[int], context_hint: str = "",
+) -> tuple[list[int], bool]:
+    """The prompt's token ids cut to the context budget (keeping the end), and whether they
+    were cut. A decoder-only model's context also holds the new tokens
+    (``prompt_shares_context``); an encoder-decoder's encoder has it all for the prompt.
+    With ``truncation = "error"`` an over-long prompt is a clear error instead."""
+    max_new = request.params.max_new_tokens
+    budget = context - max_new if prompt_shares_context else context
+    if budget < 1:
+        raise HarnessError(
+            f"max_new_tokens {max_new} leaves no room for a prompt in the context of "
+            f"{model!r} ({context} tokens{context_hint})"
+        )
+    if len(ids) <= budget:
+        return ids, False
+    if truncation == "error":
+        raise HarnessError(
+            f"prompt of {request.task_id} is {len(ids)} tokens; {model!r} takes "
+            f"{budget} (context {context}"
+            + (f" minus max_new_tokens {max_new}" if prompt_shares_context else "")
+            + "); set options.truncation = 'left' to keep the prompt's end"
+        )
+    return keep_end(ids, budget, special), True
+
+
+def keep_end(ids: list[int], budget: int, special: set[int]) -> list[int]:
+    """The last tokens of ``ids`` that fit in ``budget``, keeping the leading and trailing
+    special tokens (bos, eos) the tokenizer added."""
+    head = 0
+    while head < len(ids) and ids[head] in special:
+        head += 1
+    tail = 0
+    while tail < len(ids) - head and ids[len(ids) - 1 - tail] in special:
+        tail += 1
+    if head + tail >= budget:
+        return ids[len(ids) - budget :]
+    body = ids[head : len(ids) - tail]
+    keep = budget - head - tail
+    return ids[:head] + body[len(body) - keep :] + ids[len(ids) - tail :]

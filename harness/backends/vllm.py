@@ -42,7 +42,12 @@ from pathlib import Path
 from typing import Any
 
 from harness.backends.base import BackendContext, ModelAPI
-from harness.backends.prompting import render_prompt, sample_seed, truncate_at_stop
+from harness.backends.prompting import (
+    fit_to_context,
+    render_prompt,
+    sample_seed,
+    truncate_at_stop,
+)
 from harness.backends.spec import ModelSpec
 from harness.errors import HarnessError
 from harness.records import Completion, GenerationRequest
@@ -202,25 +207,11 @@ class VLLMBackend(ModelAPI):
     def _fit_prompt(
         self, request: GenerationRequest, ids: list[int], special: set[int]
     ) -> tuple[list[int], bool]:
-        from harness.backends.hf import keep_end
-
-        context = int(self.llm.model_config.max_model_len)
-        max_new = request.params.max_new_tokens
-        budget = context - max_new
-        if budget < 1:
-            raise HarnessError(
-                f"max_new_tokens {max_new} leaves no room for a prompt in the context of "
-                f"{self.spec.name!r} ({context} tokens; see options.max_model_len)"
-            )
-        if len(ids) <= budget:
-            return ids, False
-        if self.truncation == "error":
-            raise HarnessError(
-                f"prompt of {request.task_id} is {len(ids)} tokens; {self.spec.name!r} takes "
-                f"{budget} (context {context} minus max_new_tokens {max_new}); "
-                "set options.truncation = 'left' to keep the prompt's end"
-            )
-        return keep_end(ids, budget, special), True
+        return fit_to_context(
+            ids, request, context=int(self.llm.model_config.max_model_len),
+            model=self.spec.name, prompt_shares_context=True, truncation=self.truncation,
+            special=special, context_hint="; see options.max_model_len",
+        )
 
     def _run_jobs(self, jobs: list[_Job]) -> Iterator[Completion]:
         llm = self.llm
