@@ -56,7 +56,24 @@ def run_doctor(args: argparse.Namespace) -> int:
     for name, check in checks:
         works, detail = check()
         print(f"{name:<7} {'ok' if works else 'no':<3} {detail}")
+    print(f"python  (local, bwrap) {interpreter_summary()}")
     return 0
+
+
+def interpreter_summary() -> str:
+    from harness.sandbox.interpreter import sandbox_interpreter, sandbox_venv
+
+    try:
+        interpreter = sandbox_interpreter()
+    except HarnessError as exc:
+        return str(exc)
+    if os.environ.get("HARNESS_SANDBOX_PYTHON"):
+        note = "; from HARNESS_SANDBOX_PYTHON"
+    elif interpreter.prefixes[0] != str(sandbox_venv()):
+        note = f"; no sandbox venv at {sandbox_venv()} (make sandbox-venv builds it)"
+    else:
+        note = ""
+    return f"{interpreter.executable} (Python {interpreter.version}{note})"
 
 
 def try_backend(name: str) -> str | None:

@@ -1,0 +1,57 @@
+"""Which interpreter local/bwrap sandboxes run programs with, and the requirement probe."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.errors import HarnessError
+from harness.execution import probe_missing_modules
+from harness.sandbox.interpreter import choose_executable, describe
+from harness.sandbox.local import LocalSandbox
+
+
+def test_explicit_interpreter_wins(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("HARNESS_SANDBOX_PYTHON", sys.executable)
+    assert choose_executable() == sys.executable
+    monkeypatch.setenv("HARNESS_SANDBOX_PYTHON", str(tmp_path / "no-python"))
+    with pytest.raises(HarnessError, match=r"HARNESS_SANDBOX_PYTHON=.* is not an executable"):
+        choose_executable()
+
+
+def test_sandbox_venv_then_own_interpreter(monkeypatch: pytest.MonkeyPatch,
+                                           tmp_path: Path) -> None:
+    monkeypatch.delenv("HARNESS_SANDBOX_PYTHON", raising=False)
+    monkeypatch.setenv("HARNESS_SANDBOX_VENV", str(tmp_path / "venv"))
+    assert choose_executable() == sys.executable
+    (tmp_path / "venv" / "bin").mkdir(parents=True)
+    (tmp_path / "venv" / "bin" / "python").symlink_to(sys.executable)
+    assert choose_executable() == str(tmp_path / "venv" / "bin" / "python")
+
+
+def test_description_names_prefixes_version_and_packages() -> None:
+    own = describe(sys.executable)
+    assert sys.prefix in own.prefixes
+    assert own.version == ".".join(map(str, sys.version_info[:3]))
+    assert own.identity() == describe(sys.executable).identity()
+    with pytest.raises(HarnessError, match="does not work"):
+        describe("/bin/false")
+
+
+def test_probe_checks_modules_version_bounds_python_and_capabilities(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HARNESS_SANDBOX_PYTHON", sys.executable)  # pytest is installed here
+    major = int(importlib.metadata.version("pytest").split(".")[0])
+    requirements = {
+        "json", "no_such_module_xyz", "@network",
+        f"pytest<{major + 1}", f"pytest<{major}", "json<1",  # stdlib: no distribution
+        f"python<{sys.version_info[0]}.{sys.version_info[1] + 1}",
+        f"python<{sys.version_info[0]}.{sys.version_info[1]}",
+    }
+    with LocalSandbox(workers=1) as sandbox:
+        missing = probe_missing_modules(sandbox, requirements)
+    assert missing == {"no_such_module_xyz", "@network", f"pytest<{major}", "json<1",
+                       f"python<{sys.version_info[0]}.{sys.version_info[1]}"}
