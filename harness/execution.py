@@ -97,7 +97,8 @@ def make_job(task: Any, problem: Problem, record: dict[str, Any], timeout: float
     limits = program.limits or Limits()
     if timeout is not None and program.limits is None:
         limits = replace(limits, timeout_s=timeout)
-    return ExecJob(job_id(problem.key, record["sample"]), program.source, limits)
+    return ExecJob(job_id(problem.key, record["sample"]), program.source, limits,
+                   program.libraries)
 
 
 def time_limits(config: RunConfig, plan: RunPlan, sandbox: Sandbox,
@@ -114,7 +115,8 @@ def time_limits(config: RunConfig, plan: RunPlan, sandbox: Sandbox,
         program = reference_programs[problem.key]
         if program is not None:
             reference_jobs.append(ExecJob(problem.key, program.source,
-                                          program.limits or Limits(timeout_s=120.0)))
+                                          program.limits or Limits(timeout_s=120.0),
+                                          program.libraries))
     return calibrate_limits(reference_jobs, sandbox, floor_s=CALIBRATION_FLOOR_S,
                             factor=CALIBRATION_FACTOR, cache_dir=cache_dir() / "calibration",
                             dataset_hash=plan.dataset_sha256)

@@ -39,6 +39,9 @@ class ExecJob:
     job_id: str
     program: str
     limits: Limits = field(default_factory=Limits)
+    # The installed third-party libraries (top-level module names) the program may import;
+    # None: all of them. Others fail to import, as where they are not installed.
+    libraries: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)

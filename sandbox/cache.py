@@ -24,7 +24,8 @@ SCHEMA_VERSION = 1
 def cache_key(job: ExecJob, identity: str) -> str:
     material = json.dumps(
         {"v": SCHEMA_VERSION, "program": job.program, "limits": job.limits.to_dict(),
-         "sandbox": identity},
+         "sandbox": identity,
+         "libraries": None if job.libraries is None else sorted(job.libraries)},
         sort_keys=True,
         ensure_ascii=False,
     )

@@ -51,7 +51,7 @@ def execute(
             for twin in duplicates.get(key, ()):
                 yield twin, replace(outcome, cached=True)
 
-    tagged = [ExecJob(str(i), job.program, job.limits) for i, job in enumerate(originals)]
+    tagged = [replace(job, job_id=str(i)) for i, job in enumerate(originals)]
     if isinstance(sandbox, PoolSandbox):  # re-runs interleaved with the other jobs
         for job, outcome in sandbox.run(tagged, retry_timeouts=1):
             yield from finish(int(job.job_id), outcome)

@@ -447,6 +447,8 @@ class PoolSandbox(Sandbox):
         deadline = time.monotonic() + job.limits.timeout_s + self.answer_grace_s
         worker.job = (self._seq, job, deadline)
         message = {"seq": self._seq, "program": job.program, "limits": limits_message(job.limits)}
+        if job.libraries is not None:
+            message["libraries"] = sorted(job.libraries)
         if worker.send(message):
             return None
         worker.job = None

@@ -6,7 +6,8 @@ inherited Unix socket) or ``--connect PATH`` (Docker). Never stdin/stdout: progr
 same uid could reopen those through /proc. Frames are length-prefixed JSON (4-byte
 big-endian length, UTF-8 JSON):
 
-  pool -> worker: one config frame, then job frames {"seq", "program", "limits"}
+  pool -> worker: one config frame, then job frames {"seq", "program", "limits",
+                 "libraries" (optional: the only third-party top-level modules importable)}
   worker -> pool: {"ready": true, ...} once, then one result frame per job
 
 Per job the worker forks a child that gets a new session (process group), a fresh temporary
@@ -280,7 +281,8 @@ class Worker:
             try:
                 for fd in (out_r, err_r, res_r, nonce_w):
                     os.close(fd)
-                self._child(job["program"], limits, workdir, out_w, err_w, res_w, nonce_r)
+                self._child(job["program"], limits, workdir, out_w, err_w, res_w, nonce_r,
+                            job.get("libraries"))
             finally:
                 os._exit(SETUP_FAILED_EXIT)
         # Made only now, so that no copy of it exists in the child's memory.
@@ -497,9 +499,11 @@ class Worker:
     # ------------------------------------------------------------------ child
 
     def _child(self, program: str, limits: dict, workdir: str, out_w: int, err_w: int,
-               res_w: int, nonce_r: int) -> None:
+               res_w: int, nonce_r: int, libraries: list[str] | None) -> None:
         try:
             self._set_up_child(limits, workdir, out_w, err_w, res_w, nonce_r)
+            if libraries is not None:
+                sys.meta_path.insert(0, LibraryGate(frozenset(libraries), workdir))
         except BaseException:
             import traceback
 
@@ -547,6 +551,35 @@ class Worker:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         for number in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD, signal.SIGUSR1):
             signal.signal(number, signal.SIG_DFL)
+
+
+class LibraryGate:
+    """Meta-path finder that makes installed third-party libraries outside ``allowed``
+    unimportable (``ModuleNotFoundError``, as where they are not installed), for benchmarks
+    whose reference evaluators ran without them. The standard library, the allowed
+    libraries (with their submodules) and modules the program wrote to its own directory
+    import as usual."""
+
+    def __init__(self, allowed: frozenset[str], workdir: str) -> None:
+        self.allowed = allowed
+        self.workdir = os.path.realpath(workdir) + os.sep
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        if (path is not None or name in self.allowed or name in sys.stdlib_module_names
+                or name in sys.builtin_module_names):
+            return None
+        from importlib.machinery import PathFinder
+
+        spec = PathFinder.find_spec(name)
+        if spec is None:
+            return None
+        origin = spec.origin or next(iter(spec.submodule_search_locations or []), "")
+        if origin and os.path.realpath(origin).startswith(self.workdir):
+            return None
+        raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+    def invalidate_caches(self) -> None:
+        pass
 
 
 def run_program(program: str, res_w: int, nonce_r: int) -> None:

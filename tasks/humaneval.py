@@ -9,7 +9,7 @@ from typing import Any
 
 from harness.errors import HarnessError
 from harness.records import Prompt
-from harness.tasks.base import DatasetFile, Problem, Program, Task
+from harness.tasks.base import EVALUATOR_LIBRARIES, DatasetFile, Problem, Program, Task
 from harness.tasks.checking import strict_program
 from harness.tasks.data import locate, read_jsonl
 
@@ -68,7 +68,8 @@ class HumanEval(Task):
         if self.options.strict:
             reference = meta["prompt"] + problem.reference
             solution = strict_program(solution, reference, [meta["entry_point"]])
-        return Program(f"{solution}\n\n{meta['test']}\n\ncheck({meta['entry_point']})\n")
+        return Program(f"{solution}\n\n{meta['test']}\n\ncheck({meta['entry_point']})\n",
+                       libraries=EVALUATOR_LIBRARIES)
 
     def normalize_task_id(self, raw: Any) -> str:
         text = str(raw)

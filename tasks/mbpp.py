@@ -12,7 +12,7 @@ from typing import Any
 from harness.errors import HarnessError
 from harness.io import atomic_write_text
 from harness.records import Prompt
-from harness.tasks.base import DatasetFile, Problem, Program, Task
+from harness.tasks.base import EVALUATOR_LIBRARIES, DatasetFile, Problem, Program, Task
 from harness.tasks.checking import strict_program
 from harness.tasks.data import locate, read_jsonl
 
@@ -137,7 +137,7 @@ class MBPP(Task):
         if self.options.strict:
             solution = strict_program(solution, problem.reference, meta["entry_points"])
         parts = [*meta["imports"], solution, meta["setup"], *meta["tests"]]
-        return Program("\n".join(p for p in parts if p) + "\n")
+        return Program("\n".join(p for p in parts if p) + "\n", libraries=EVALUATOR_LIBRARIES)
 
     def prediction(self, problem: Problem, completion: str) -> str:
         return completion

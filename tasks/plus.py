@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.tasks.base import Problem, Program, Task
+from harness.tasks.base import EVALUATOR_LIBRARIES, Problem, Program, Task
 from harness.tasks.checking import COMPARE_SOURCE, embed
 
 # How a problem's outputs are compared: "eq" (default), "set" (order-free), "not_none"
@@ -70,7 +70,8 @@ class PlusTask(Task):
         meta = problem.metadata
         return Program(plus_program(solution, meta["reference_code"], meta["entry_point"],
                                     meta["inputs"], meta["atol"], self.options.strict,
-                                    meta.get("checker", "eq")))
+                                    meta.get("checker", "eq")),
+                       libraries=EVALUATOR_LIBRARIES)
 
     def settings(self) -> dict[str, Any]:
         unknown = set(self.options.args) - {"tests"}

@@ -55,3 +55,28 @@ def test_probe_checks_modules_version_bounds_python_and_capabilities(
         missing = probe_missing_modules(sandbox, requirements)
     assert missing == {"no_such_module_xyz", "@network", f"pytest<{major}", "json<1",
                        f"python<{sys.version_info[0]}.{sys.version_info[1]}"}
+
+
+@pytest.mark.parametrize("backend", ["local", "bwrap"])
+def test_library_gate_hides_unlisted_third_party_libraries(backend: str) -> None:
+    from harness.sandbox import ExecJob, Limits, open_sandbox
+
+    limits = Limits(timeout_s=60)
+    own_module = ("import os, sys; sys.path.insert(0, os.getcwd())\n"
+                  "open('helper_mod.py', 'w').write('X = 1')\n"
+                  "import importlib; importlib.invalidate_caches()\n"
+                  "import helper_mod\nassert helper_mod.X == 1\n")
+    jobs = {
+        "numpy allowed": ("import numpy, numpy.linalg\nimport json, collections.abc", True),
+        "pandas hidden": ("import pandas", False),
+        "from-import hidden": ("from sklearn import metrics", False),
+        "own module": (own_module, True),
+    }
+    with open_sandbox(backend, workers=1) as sandbox:
+        outcomes = {job.job_id: outcome for job, outcome in sandbox.run(
+            [ExecJob(name, source, limits, ("numpy",)) for name, (source, _) in jobs.items()]
+            + [ExecJob("ungated", "import pandas, sklearn", limits)])}
+    for name, (_, passes) in jobs.items():
+        assert outcomes[name].passed is passes, (name, outcomes[name])
+    assert outcomes["pandas hidden"].detail == "ModuleNotFoundError: No module named 'pandas'"
+    assert outcomes["ungated"].passed, outcomes["ungated"]  # the sandbox venv has them
