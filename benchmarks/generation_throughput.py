@@ -39,7 +39,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results" / "generation_throughput.json"
-HUMANEVAL = Path("/work/shared/data/humanevalplus/HumanEvalPlus-v0.1.10.jsonl.gz")
+HUMANEVAL = ROOT.parent / "shared" / "data" / "humanevalplus" / "HumanEvalPlus-v0.1.10.jsonl.gz"
 SHAPES = ("tiny-llama", "tiny-t5", "codet5p-770m", "llama-1b")
 
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]

@@ -51,7 +51,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = ROOT / "benchmarks" / "results"
-HUMANEVAL = Path("/work/shared/data/humanevalplus/HumanEvalPlus-v0.1.10.jsonl.gz")
+HUMANEVAL = ROOT.parent / "shared" / "data" / "humanevalplus" / "HumanEvalPlus-v0.1.10.jsonl.gz"
 # HumanEval's stop sequences (Codex paper), as a harness run sends them.
 STOP = ("\ndef", "\nclass", "\nif", "\nprint")
 TEMPERATURE, TOP_P, SEED = 0.8, 0.95, 1234
@@ -106,9 +106,9 @@ def bench_vllm(
         outputs = llm.generate(list(prompts), params, use_tqdm=False)
         return sum(len(c.token_ids) for output in outputs for c in output.outputs)
 
-    def direct_per_sample(n: int) -> int:
-        texts = [text for text in prompts for _ in range(n)]
-        params = [
+    def per_sample_params(n: int) -> list[Any]:
+        """One seeded request per sample, as the harness sends them."""
+        return [
             VllmParams(
                 n=1,
                 temperature=TEMPERATURE,
@@ -120,7 +120,10 @@ def bench_vllm(
             for _ in prompts
             for i in range(n)
         ]
-        outputs = llm.generate(texts, params, use_tqdm=False)
+
+    def direct_per_sample(n: int) -> int:
+        texts = [text for text in prompts for _ in range(n)]
+        outputs = llm.generate(texts, per_sample_params(n), use_tqdm=False)
         return sum(len(c.token_ids) for output in outputs for c in output.outputs)
 
     tokenizer = llm.get_tokenizer()
@@ -128,19 +131,7 @@ def bench_vllm(
 
     def direct_tokens(n: int) -> int:
         inputs = [{"prompt_token_ids": ids} for ids in token_ids for _ in range(n)]
-        params = [
-            VllmParams(
-                n=1,
-                temperature=TEMPERATURE,
-                top_p=TOP_P,
-                max_tokens=max_new_tokens,
-                stop=list(STOP),
-                seed=sample_seed(SEED, i),
-            )
-            for _ in prompts
-            for i in range(n)
-        ]
-        outputs = llm.generate(inputs, params, use_tqdm=False)
+        outputs = llm.generate(inputs, per_sample_params(n), use_tqdm=False)
         return sum(len(c.token_ids) for output in outputs for c in output.outputs)
 
     def harness(n: int) -> int:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from backend_requests import by_key, request
 from tiny_models import build_lora_adapter, build_tiny_gpt2, build_tiny_llama, build_tiny_t5
 
 from harness.backends import create_backend
@@ -16,7 +17,7 @@ from harness.backends.hf import HFBackend, resolve_device, resolve_dtype
 from harness.backends.prompting import keep_end, render_prompt
 from harness.backends.spec import ModelSpec, resolve_model
 from harness.errors import HarnessError
-from harness.records import Completion, GenerationRequest, Prompt, SamplingParams
+from harness.records import Completion, Prompt, SamplingParams
 
 PROMPTS = [
     'def add(a, b):\n    """Return the sum of a and b."""\n',
@@ -24,17 +25,6 @@ PROMPTS = [
     "def fib(n):\n",
 ]
 QUIET = BackendContext(show_progress=False)
-
-
-def request(
-    key: str, text: str, params: SamplingParams, samples: tuple[int, ...] | None = None
-) -> GenerationRequest:
-    indices = tuple(range(params.n)) if samples is None else samples
-    return GenerationRequest(key, key, Prompt(text), params, indices)
-
-
-def by_key(completions: list[Completion]) -> dict[tuple[str, int], Completion]:
-    return {(c.key, c.sample): c for c in completions}
 
 
 @pytest.fixture(scope="module", autouse=True)

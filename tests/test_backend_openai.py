@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from backend_requests import by_key, request
 from openai_server import Fault, OpenAIServer
 from tiny_models import build_tiny_llama
 
@@ -20,17 +21,6 @@ from harness.errors import HarnessError
 from harness.records import Completion, GenerationRequest, Prompt, SamplingParams
 
 FAST_RETRIES = {"backoff_base": 0.01, "backoff_max": 0.05}
-
-
-def request(
-    key: str, text: str, params: SamplingParams, samples: tuple[int, ...] | None = None
-) -> GenerationRequest:
-    indices = tuple(range(params.n)) if samples is None else samples
-    return GenerationRequest(key, key, Prompt(text), params, indices)
-
-
-def by_key(completions: list[Completion]) -> dict[tuple[str, int], Completion]:
-    return {(c.key, c.sample): c for c in completions}
 
 
 def make_backend(server: OpenAIServer, chat: bool = False, **options: Any) -> OpenAIBackend:

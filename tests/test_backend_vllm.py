@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from backend_requests import by_key, request
 from tiny_models import build_lora_adapter, build_tiny_llama
 
 from harness.backends import create_backend
@@ -25,7 +26,7 @@ from harness.backends.vllm import (
     engine_kwargs,
 )
 from harness.errors import HarnessError
-from harness.records import Completion, GenerationRequest, Prompt, SamplingParams
+from harness.records import SamplingParams
 
 QUIET = BackendContext(show_progress=False)
 PROMPTS = [
@@ -35,17 +36,6 @@ PROMPTS = [
 ]
 MAX_MODEL_LEN = 256
 engine = [pytest.mark.slow, pytest.mark.vllm]
-
-
-def request(
-    key: str, text: str, params: SamplingParams, samples: tuple[int, ...] | None = None
-) -> GenerationRequest:
-    indices = tuple(range(params.n)) if samples is None else samples
-    return GenerationRequest(key, key, Prompt(text), params, indices)
-
-
-def by_key(completions: list[Completion]) -> dict[tuple[str, int], Completion]:
-    return {(c.key, c.sample): c for c in completions}
 
 
 @pytest.fixture(scope="module")
