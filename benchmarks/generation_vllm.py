@@ -115,9 +115,9 @@ def bench_vllm(
                 top_p=TOP_P,
                 max_tokens=max_new_tokens,
                 stop=list(STOP),
-                seed=sample_seed(SEED, i),
+                seed=sample_seed(SEED, i, Prompt(text)),
             )
-            for _ in prompts
+            for text in prompts
             for i in range(n)
         ]
 

@@ -69,7 +69,7 @@ def test_completions_with_n_stop_seed_template_and_key(
     assert body["prompt"] == "# task\ndef f():\n"
     assert (body["n"], body["max_tokens"], body["temperature"], body["top_p"]) == (3, 20, 0.7, 0.9)
     assert body["stop"] == ["\ndef"]
-    assert body["seed"] == sample_seed(4, 0) >> 32
+    assert body["seed"] == sample_seed(4, 0, Prompt("def f():\n")) >> 32
     # The scripted server ignores stop: the backend cuts the text itself.
     assert out[("a", 1)].text == f"    return {body['seed']}_1\n"
     assert out[("a", 1)].finish_reason == "stop"
@@ -111,9 +111,9 @@ def test_server_ignoring_n_falls_back_to_one_request_per_sample(server: OpenAISe
     assert [s.body["n"] for s in rest] == [1, 1, 1]
     # The follow-ups carry each sample's own seed.
     assert sorted(s.body["seed"] for s in rest) == sorted(
-        sample_seed(9, i) >> 32 for i in (1, 2, 3)
+        sample_seed(9, i, Prompt("x")) >> 32 for i in (1, 2, 3)
     )
-    assert out[("a", 2)].text.startswith(f"    return {sample_seed(9, 2) >> 32}_0")
+    assert out[("a", 2)].text.startswith(f"    return {sample_seed(9, 2, Prompt('x')) >> 32}_0")
 
     # Later requests go one per sample straight away.
     server.requests.clear()

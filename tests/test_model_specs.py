@@ -192,3 +192,9 @@ def test_sample_seeds_are_stable_and_distinct() -> None:
     assert sample_seed(1, 0) != sample_seed(0, 1)
     # Fixed across releases: changing it would change every cached sample.
     assert sample_seed(0, 0) == 2457685020402275743
+    # Each prompt draws from its own stream: sample i of two problems gets different seeds.
+    one, other = Prompt("def f():\n"), Prompt("def g():\n")
+    assert sample_seed(0, 0, one) != sample_seed(0, 0, other)
+    assert sample_seed(0, 0, one) == sample_seed(0, 0, Prompt("def f():\n"))
+    assert sample_seed(0, 0, one) != sample_seed(0, 0, Prompt("def f():\n", ({"role": "user",
+                                                                              "content": "x"},)))

@@ -55,6 +55,7 @@ def sampling_digest(params: SamplingParams) -> str:
     if params.temperature > 0:
         payload["top_p"] = params.top_p
         payload["seed"] = params.seed
+        payload["seeding"] = 2  # sample seeds derived from (seed, sample, prompt)
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
 
 

@@ -9,7 +9,7 @@ How a run is generated:
   batches (left padding for causal models); greedy decoding (temperature 0) makes one row per
   prompt and reports it as each of the n samples.
 * Sampling draws each row's tokens from its own random stream seeded by
-  :func:`~harness.backends.prompting.sample_seed` (request seed, sample index), so a sample
+  :func:`~harness.backends.prompting.sample_seed` (request seed, sample index, prompt), so a sample
   does not depend on the batch it lands in: a resumed run or a larger n reproduces it.
 * Stop sequences end a row as soon as its generated text contains one (rows finish
   independently), and the text is cut before the stop sequence afterwards.
@@ -263,7 +263,7 @@ class HFBackend(ModelAPI):
                 rows.append(_Row(request, tuple(request.sample_indices), ids, was_truncated, 0))
                 continue
             for sample in request.sample_indices:
-                seed = sample_seed(request.params.seed, sample)
+                seed = sample_seed(request.params.seed, sample, request.prompt)
                 rows.append(_Row(request, (sample,), ids, was_truncated, seed))
         if truncated:
             log.warning(

@@ -235,7 +235,8 @@ class OpenAIBackend(ModelAPI):
         if params.temperature > 0:
             body["top_p"] = params.top_p
         body["n"] = n
-        body["seed"] = sample_seed(params.seed, call.samples[0]) >> 32  # 31-bit: any server
+        seed = sample_seed(params.seed, call.samples[0], call.request.prompt)
+        body["seed"] = seed >> 32  # 31 bits: any server takes it
         if params.stop:
             body["stop"] = list(params.stop[: self.settings.max_stop_sequences])
         body.update(self.settings.extra_body)

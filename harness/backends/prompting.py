@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -85,10 +86,22 @@ def truncate_at_stop(text: str, stop: Iterable[str]) -> str:
     return text if index is None else text[:index]
 
 
-def sample_seed(seed: int, sample: int) -> int:
+def prompt_identity(prompt: Prompt) -> str:
+    """A short, stable digest of a prompt (its text and chat messages)."""
+    messages = [dict(message) for message in prompt.messages or ()]
+    material = json.dumps([prompt.text, messages], ensure_ascii=False, sort_keys=True)
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()[:16]
+
+
+def sample_seed(seed: int, sample: int, prompt: Prompt | None = None) -> int:
     """The seed of sample ``sample`` of a request seeded ``seed`` (63-bit, stable across
-    processes and platforms)."""
-    digest = hashlib.sha256(f"harness-sample:{seed}:{sample}".encode()).digest()
+    processes and platforms). Backends pass the request's ``prompt`` too, so that problems
+    draw from independent streams: without it, sample i of every problem would share one
+    seed, and its outcomes would be correlated across problems."""
+    material = f"harness-sample:{seed}:{sample}"
+    if prompt is not None:
+        material += f":{prompt_identity(prompt)}"
+    digest = hashlib.sha256(material.encode()).digest()
     return int.from_bytes(digest[:8], "big") >> 1
 
 

@@ -10,7 +10,7 @@ How a run is generated:
   than ``max_model_len - max_new_tokens`` keeps its end and is marked ``prompt_truncated``
   (``options.truncation = "error"`` makes it an error instead).
 * Sampling: every sample is its own vLLM request with ``n=1`` and the seed
-  :func:`~harness.backends.prompting.sample_seed` (request seed, sample index), so sample i
+  :func:`~harness.backends.prompting.sample_seed` (request seed, sample index, prompt), so sample i
   is the same whether it is generated alone (resume, a larger n) or with its siblings. This
   costs nothing measurable: vLLM runs ``n>1`` as n child requests anyway, and prefix caching
   shares the prompt. Greedy decoding (temperature 0) makes one request per prompt and
@@ -194,7 +194,7 @@ class VLLMBackend(ModelAPI):
                 jobs.append(_Job(request, tuple(request.sample_indices), ids, was_truncated, None))
                 continue
             for sample in request.sample_indices:
-                seed = sample_seed(request.params.seed, sample)
+                seed = sample_seed(request.params.seed, sample, request.prompt)
                 jobs.append(_Job(request, (sample,), ids, was_truncated, seed))
         if truncated:
             log.warning(
