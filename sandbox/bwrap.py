@@ -55,15 +55,18 @@ def python_roots(interpreter: Interpreter) -> list[str]:
     candidates = {*interpreter.prefixes, os.path.dirname(os.path.realpath(executable))}
     roots: list[str] = []
     for path in sorted(os.path.realpath(p) for p in candidates):
-        if any(path == d or path.startswith(d + "/") for d in (*SYSTEM_DIRS, *roots)):
-            continue
-        roots.append(path)
-    # A venv's own path may be a symlink to its real location: bind both spellings.
+        if not _inside(path, (*SYSTEM_DIRS, *roots)):
+            roots.append(path)
+    # A venv's own path (or the interpreter's folder) may be a symlink to its real location:
+    # bind both spellings.
     for path in (*interpreter.prefixes, os.path.dirname(executable)):
-        if os.path.realpath(path) != path and path not in roots and not any(
-                path == d or path.startswith(d + "/") for d in (*SYSTEM_DIRS, *roots)):
+        if os.path.realpath(path) != path and not _inside(path, (*SYSTEM_DIRS, *roots)):
             roots.append(path)
     return roots
+
+
+def _inside(path: str, directories: tuple[str, ...]) -> bool:
+    return any(path == d or path.startswith(d + "/") for d in directories)
 
 
 def _parents(path: str) -> list[str]:

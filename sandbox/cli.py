@@ -61,19 +61,13 @@ def run_doctor(args: argparse.Namespace) -> int:
 
 
 def interpreter_summary() -> str:
-    from harness.sandbox.interpreter import sandbox_interpreter, sandbox_venv
+    from harness.sandbox.interpreter import choice_reason, sandbox_interpreter
 
     try:
         interpreter = sandbox_interpreter()
     except HarnessError as exc:
         return str(exc)
-    if os.environ.get("HARNESS_SANDBOX_PYTHON"):
-        note = "; from HARNESS_SANDBOX_PYTHON"
-    elif interpreter.prefixes[0] != str(sandbox_venv()):
-        note = f"; no sandbox venv at {sandbox_venv()} (make sandbox-venv builds it)"
-    else:
-        note = ""
-    return f"{interpreter.executable} (Python {interpreter.version}{note})"
+    return f"{interpreter.executable} (Python {interpreter.version}; {choice_reason()})"
 
 
 def try_backend(name: str) -> str | None:

@@ -179,12 +179,14 @@ def build_image(offline: bool, force: bool = False) -> str:
     ensure_dockerd()
     inputs = BuildInputs.current()
     tag = f"{IMAGE_REPOSITORY}:{inputs.digest()}"
-    if not force and image_id(tag) is not None:
-        return _existing(tag)
+    existing = None if force else _existing(tag)
+    if existing is not None:
+        return existing
     started = time.monotonic()
     with _build_lock():
-        if not force and image_id(tag) is not None:  # built meanwhile by another process
-            return _existing(tag)
+        existing = None if force else _existing(tag)  # built meanwhile by another process?
+        if existing is not None:
+            return existing
         if offline:
             rootfs = _ensure_rootfs_locked(inputs)
             _docker_import(rootfs, tag, inputs)
@@ -198,11 +200,10 @@ def build_image(offline: bool, force: bool = False) -> str:
     return built
 
 
-def _existing(tag: str) -> str:
+def _existing(tag: str) -> str | None:
     found = image_id(tag)
-    if found is None:
-        raise HarnessError(f"the sandbox image {tag} disappeared while it was being used")
-    logger.info("sandbox image %s already exists (%s)", tag, found[:19])
+    if found is not None:
+        logger.info("sandbox image %s already exists (%s)", tag, found[:19])
     return found
 
 

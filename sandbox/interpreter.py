@@ -53,16 +53,26 @@ def sandbox_venv() -> Path:
 
 
 def choose_executable() -> str:
+    return _choice()[0]
+
+
+def choice_reason() -> str:
+    """Where :func:`choose_executable`'s interpreter comes from (for `sandbox doctor`)."""
+    return _choice()[1]
+
+
+def _choice() -> tuple[str, str]:
     chosen = os.environ.get("HARNESS_SANDBOX_PYTHON")
     if chosen:
         if not os.access(chosen, os.X_OK):
             raise HarnessError(f"HARNESS_SANDBOX_PYTHON={chosen} is not an executable "
                                "Python interpreter")
-        return chosen
+        return chosen, "from HARNESS_SANDBOX_PYTHON"
     venv_python = sandbox_venv() / "bin" / "python"
     if venv_python.exists():
-        return str(venv_python)
-    return sys.executable
+        return str(venv_python), "the sandbox venv"
+    return sys.executable, (f"the harness's own; no sandbox venv at {sandbox_venv()} "
+                            "(make sandbox-venv builds it)")
 
 
 @cache

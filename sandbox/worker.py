@@ -578,9 +578,6 @@ class LibraryGate:
             return None
         raise ModuleNotFoundError(f"No module named {name!r}", name=name)
 
-    def invalidate_caches(self) -> None:
-        pass
-
 
 def run_program(program: str, res_w: int, nonce_r: int) -> None:
     """Run the program as ``__main__``; report how it ended, with the nonce, then exit."""

@@ -45,6 +45,7 @@ from harness.backends.prompting import (
 )
 from harness.backends.spec import ModelSpec
 from harness.errors import HarnessError
+from harness.progress import progress
 from harness.records import Completion, GenerationRequest, SamplingParams
 
 log = logging.getLogger(__name__)
@@ -221,8 +222,6 @@ class HFBackend(ModelAPI):
     # --------------------------------------------------------------- generation
 
     def generate(self, requests: Sequence[GenerationRequest]) -> Iterator[Completion]:
-        from tqdm import tqdm
-
         if not requests:
             return
         rows = self._make_rows(requests)
@@ -232,12 +231,8 @@ class HFBackend(ModelAPI):
             key = (params.temperature, params.top_p, params.max_new_tokens, params.stop)
             groups.setdefault(key, []).append(row)
         total = sum(len(row.samples) for row in rows)
-        with tqdm(
-            total=total,
-            unit="sample",
-            desc=f"generating ({self.spec.name})",
-            disable=not self.context.show_progress,
-        ) as progress:
+        description = f"generating ({self.spec.name})"
+        with progress(total, description, self.context.show_progress) as bar:
             for group in groups.values():
                 group.sort(key=lambda row: len(row.input_ids), reverse=True)
                 start = 0
@@ -245,7 +240,7 @@ class HFBackend(ModelAPI):
                     batch = group[start : start + self.batch_size]
                     start += len(batch)
                     for completion in self._generate_rows(batch):
-                        progress.update(1)
+                        bar.update(1)
                         yield completion
 
     def _make_rows(self, requests: Sequence[GenerationRequest]) -> list[_Row]:
@@ -479,8 +474,6 @@ class StopOnSequences:
                 self.stopped_at[i] = generated
         done = [at is not None for at in self.stopped_at]
         return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
-
-
 
 
 # ---------------------------------------------------------------------- helpers

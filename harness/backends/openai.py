@@ -52,6 +52,7 @@ from harness.backends.base import BackendContext, ModelAPI
 from harness.backends.prompting import apply_template, chat_messages, sample_seed, truncate_at_stop
 from harness.backends.spec import ModelSpec
 from harness.errors import HarnessError
+from harness.progress import progress
 from harness.records import Completion, GenerationRequest
 
 log = logging.getLogger(__name__)
@@ -125,8 +126,6 @@ class OpenAIBackend(ModelAPI):
     # ---------------------------------------------------------------- generate
 
     def generate(self, requests: Sequence[GenerationRequest]) -> Iterator[Completion]:
-        from tqdm import tqdm
-
         calls = [call for request in requests for call in self._plan(request)]
         if not calls:
             return
@@ -139,12 +138,8 @@ class OpenAIBackend(ModelAPI):
         }
         failure: BaseException | None = None
         try:
-            with tqdm(
-                total=total,
-                unit="sample",
-                desc=f"generating ({self.spec.name})",
-                disable=not self.context.show_progress,
-            ) as progress:
+            description = f"generating ({self.spec.name})"
+            with progress(total, description, self.context.show_progress) as bar:
                 while pending:
                     done, pending = wait(pending, return_when=FIRST_COMPLETED)
                     for future in done:
@@ -157,7 +152,7 @@ class OpenAIBackend(ModelAPI):
                                     queued.cancel()
                             continue
                         for completion in completions:
-                            progress.update(1)
+                            bar.update(1)
                             yield completion
                         if missing and failure is None:
                             pending |= {

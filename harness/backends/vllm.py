@@ -50,6 +50,7 @@ from harness.backends.prompting import (
 )
 from harness.backends.spec import ModelSpec
 from harness.errors import HarnessError
+from harness.progress import progress
 from harness.records import Completion, GenerationRequest
 
 log = logging.getLogger(__name__)
@@ -165,18 +166,12 @@ class VLLMBackend(ModelAPI):
                 self._pool = _DataParallelPool(self.spec, self.data_parallel_size)
             yield from self._pool.generate(requests, self.context.show_progress)
             return
-        from tqdm import tqdm
-
         jobs = self._make_jobs(requests)
         total = sum(len(job.samples) for job in jobs)
-        with tqdm(
-            total=total,
-            unit="sample",
-            desc=f"generating ({self.spec.name})",
-            disable=not self.context.show_progress,
-        ) as progress:
+        description = f"generating ({self.spec.name})"
+        with progress(total, description, self.context.show_progress) as bar:
             for completion in self._run_jobs(jobs):
-                progress.update(1)
+                bar.update(1)
                 yield completion
 
     def _make_jobs(self, requests: Sequence[GenerationRequest]) -> list[_Job]:
@@ -520,8 +515,6 @@ class _DataParallelPool:
     def generate(
         self, requests: Sequence[GenerationRequest], show_progress: bool
     ) -> Iterator[Completion]:
-        from tqdm import tqdm
-
         shards = _shard(requests, self.size)
         busy = 0
         for inbox, shard in zip(self._inboxes, shards, strict=True):
@@ -531,16 +524,12 @@ class _DataParallelPool:
         total = sum(len(r.sample_indices) for r in requests)
         finished = False
         try:
-            with tqdm(
-                total=total,
-                unit="sample",
-                desc=f"generating ({self.spec.name}, {self.size} replicas)",
-                disable=not show_progress,
-            ) as progress:
+            description = f"generating ({self.spec.name}, {self.size} replicas)"
+            with progress(total, description, show_progress) as bar:
                 while busy:
                     kind, rank, payload = self._next_message()
                     if kind == "completion":
-                        progress.update(1)
+                        bar.update(1)
                         yield replace(payload, extra={**payload.extra, "replica": rank})
                     elif kind == "done":
                         busy -= 1
