@@ -1,6 +1,7 @@
 """Real generation backends through the CLI: `harness run --model ... --task humaneval --n 4`
 with tiny random models built at test time (a T5 with a LoRA adapter through a models-file
-alias, a Llama through `hf:PATH` and `vllm:`), stop sequences, and a kill mid-generation."""
+alias, a Llama through `hf:PATH`, `vllm:` and `openai:` against a local server), stop
+sequences, and a kill mid-generation."""
 
 from __future__ import annotations
 
@@ -128,5 +129,21 @@ def test_vllm_with_adapter_through_the_cli(models: dict[str, Path], tmp_path: Pa
                 "--output-dir", str(out))
     samples = read_jsonl(out / "samples.jsonl")
     assert Counter(s["task_id"] for s in samples) == {"HumanEval/0": 4, "HumanEval/1": 4}
+    assert not [s for s in samples if any(stop in s["raw"] for stop in STOP_SEQUENCES)]
+    assert json.loads((out / "metrics.json").read_text())["n"] == 4
+
+
+def test_openai_compatible_server_through_the_cli(models: dict[str, Path], tmp_path: Path) -> None:
+    from openai_server import OpenAIServer
+
+    out = tmp_path / "run"
+    with OpenAIServer(model_dir=models["llama"]) as server:
+        run_harness("--model", "openai:tiny-llama", "--base-url", server.base_url, "--limit",
+                    "2", "--n", "4", "--temperature", "0.8", "--max-new-tokens", "32",
+                    "--output-dir", str(out))
+        served = len(server.requests)
+    samples = read_jsonl(out / "samples.jsonl")
+    assert Counter(s["task_id"] for s in samples) == {"HumanEval/0": 4, "HumanEval/1": 4}
+    assert served >= 2  # the completions came over HTTP
     assert not [s for s in samples if any(stop in s["raw"] for stop in STOP_SEQUENCES)]
     assert json.loads((out / "metrics.json").read_text())["n"] == 4
