@@ -79,7 +79,7 @@ def _parents(path: str) -> list[str]:
 
 
 def filesystem_args(tmp_size_mb: int, interpreter: Interpreter) -> list[str]:
-    """Read-only binds for the sandbox's root file system, then /dev, /tmp."""
+    """Read-only binds for the sandbox's root file system, /dev, /tmp, the interpreter."""
     args: list[str] = []
     for directory in SYSTEM_DIRS:
         if os.path.islink(directory):
@@ -90,8 +90,13 @@ def filesystem_args(tmp_size_mb: int, interpreter: Interpreter) -> list[str]:
     for secret in MASKED_FILES:
         if os.path.exists(secret):
             args += ["--ro-bind", "/dev/null", secret]
+    # The private /dev and /tmp come before the interpreter's binds, which may lie below
+    # them (a sandbox venv in /tmp): a later mount would hide an earlier one.
+    private = ("/dev", "/dev/shm", "/tmp")
+    args += ["--dev", "/dev", "--perms", "1777", "--tmpfs", "/dev/shm"]
+    args += ["--perms", "1777", "--size", str(tmp_size_mb * 1024 * 1024), "--tmpfs", "/tmp"]
     roots = python_roots(interpreter)
-    made = set()
+    made = set(private)
     for path in [*roots, WORKER_IN_SANDBOX]:
         # bwrap would copy the host's parent permissions (e.g. a 0700 /root): make them
         # traversable so the unprivileged uid reaches the interpreter, and nothing else.
@@ -102,8 +107,6 @@ def filesystem_args(tmp_size_mb: int, interpreter: Interpreter) -> list[str]:
     for root in roots:
         args += ["--ro-bind", root, root]
     args += ["--ro-bind", str(WORKER_SCRIPT), WORKER_IN_SANDBOX]
-    args += ["--dev", "/dev", "--perms", "1777", "--tmpfs", "/dev/shm"]
-    args += ["--perms", "1777", "--size", str(tmp_size_mb * 1024 * 1024), "--tmpfs", "/tmp"]
     return args
 
 

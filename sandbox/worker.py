@@ -449,8 +449,8 @@ class Worker:
             with entries:
                 for entry in entries:
                     try:
-                        if entry.path == self.tmp_base:
-                            continue
+                        if entry.path == self.tmp_base or os.path.ismount(entry.path):
+                            continue  # ours, or a bind (bwrap: a sandbox venv in /tmp)
                         if (not self.pid_namespace
                                 and entry.stat(follow_symlinks=False).st_uid != self.uid):
                             continue

@@ -80,3 +80,24 @@ def test_library_gate_hides_unlisted_third_party_libraries(backend: str) -> None
         assert outcomes[name].passed is passes, (name, outcomes[name])
     assert outcomes["pandas hidden"].detail == "ModuleNotFoundError: No module named 'pandas'"
     assert outcomes["ungated"].passed, outcomes["ungated"]  # the sandbox venv has them
+
+
+def test_bwrap_reaches_an_interpreter_under_tmp_and_leaves_it_alone(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """bwrap gives jobs a private /tmp; a sandbox venv below /tmp must stay visible through
+    it, and the cleanup of what jobs leave in /tmp must not touch it."""
+    import subprocess
+
+    from harness.sandbox import ExecJob, Limits
+    from harness.sandbox.bwrap import BwrapSandbox
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    monkeypatch.setenv("HARNESS_SANDBOX_PYTHON", str(venv / "bin" / "python"))
+    program = (f"import sys, os\nassert sys.prefix == {str(venv)!r}, sys.prefix\n"
+               "open('/tmp/left-by-job', 'w').write('x')\n")
+    with BwrapSandbox(workers=1) as sandbox:
+        outcomes = [outcome for _, outcome in sandbox.run(
+            [ExecJob(f"job{i}", program, Limits(timeout_s=30)) for i in range(2)])]
+    assert all(o.passed for o in outcomes), outcomes
+    assert (venv / "bin" / "python").exists() and (venv / "pyvenv.cfg").exists()
