@@ -25,8 +25,8 @@ class RunConfig(BaseModel):
     model: str
     n: int = Field(1, ge=1)
     k: list[int] | None = None
-    temperature: float | None = Field(None, ge=0.0)
-    top_p: float | None = Field(None, gt=0.0, le=1.0)
+    temperature: float | None = Field(None, ge=0.0, allow_inf_nan=False)
+    top_p: float | None = Field(None, gt=0.0, le=1.0, allow_inf_nan=False)
     max_new_tokens: int | None = Field(None, ge=1)
     seed: int = 0
     batch_size: int | None = Field(None, ge=1)
@@ -36,13 +36,15 @@ class RunConfig(BaseModel):
     limit: int | None = Field(None, ge=1)
     problems: list[str] | None = None
     strict: bool = False
-    source: str | None = None
+    chat: bool = False
+    system_prompt: str | None = None
+    sanitize: bool = False
     task_args: dict[str, str] = Field(default_factory=dict)
     output_dir: str | None = None
     fresh: bool = False
     sandbox: str | None = None
     workers: int | None = Field(None, ge=1)
-    timeout: float | None = Field(None, gt=0)
+    timeout: float | None = Field(None, gt=0, le=86400, allow_inf_nan=False)
     exec_cache: bool = True
     generation_cache: bool = True
     progress: bool = True

@@ -1,125 +1,177 @@
-"""The execution stage: samples -> programs -> sandbox -> outcomes in executions.jsonl.
+"""The execution stage: sample records -> programs -> sandbox -> execution records.
 
-Time limits come from the reference solutions' measured runtimes (calibrated once per
-machine and dataset) unless --timeout fixes them. Programs that import libraries the
-sandbox lacks are excluded and reported, never silently dropped."""
+An :class:`Executor` opens the sandbox, probes it for what the problems require, fixes the
+time limits (calibrated from the reference solutions once per machine and dataset, unless
+--timeout fixes them), then turns samples into verdicts as they are given, so samples can
+be executed while others are still being generated. Problems whose requirements the
+sandbox lacks are excluded and reported, never silently dropped.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
 from collections import Counter
-from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, replace
+from typing import Any
 
 from harness.errors import HarnessError
+from harness.io import safe_text
 from harness.progress import progress
-from harness.sandbox import ExecJob, Limits, Sandbox
-from harness.tasks import Problem
+from harness.sandbox import ExecJob, Limits, Sandbox, open_sandbox
+from harness.schema import ExcludedInfo, ExecutionRecord, LimitsInfo, SampleRecord, SandboxInfo
+from harness.tasks import Problem, Program, Task
 from harness.tasks.data import cache_dir
-
-if TYPE_CHECKING:
-    from harness.config import RunConfig
-    from harness.results import RunStore
-    from harness.runner import RunPlan
 
 log = logging.getLogger(__name__)
 
 CALIBRATION_FLOOR_S = 3.0
 CALIBRATION_FACTOR = 4.0
+DETAIL_CHARS = 500
+
+
+@dataclass(frozen=True)
+class ExecSettings:
+    sandbox: str | None = None
+    workers: int | None = None
+    timeout: float | None = None  # fixed limit; None: calibrated
+    cache: bool = True
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class ExecutionInfo:
+    sandbox: SandboxInfo
+    limits: LimitsInfo
+    excluded: ExcludedInfo | None = None
+
+    @property
+    def excluded_keys(self) -> set[str]:
+        return set(self.excluded.keys) if self.excluded else set()
 
 
 def job_id(key: str, sample: int) -> str:
     return f"{key}#{sample}"
 
 
-def execute_samples(config: RunConfig, plan: RunPlan, store: RunStore) -> dict[str, Any]:
-    from harness.sandbox import open_sandbox
-    from harness.sandbox.cache import ExecutionCache
-    from harness.sandbox.execute import execute
-
-    task = plan.task
-    problems = {p.key: p for p in plan.problems}
-    samples = store.samples()
-    done = store.executions()
-    missing_samples = [(k, i) for k, n in plan.samples_per_problem.items() for i in range(n)
-                       if (k, i) not in samples]
-    if missing_samples:
-        raise HarnessError(f"{len(missing_samples)} samples were not generated; rerun to resume")
-    pending = [samples[(k, i)] for k, n in plan.samples_per_problem.items() for i in range(n)
-               if (k, i) not in done]
-    with open_sandbox(config.sandbox, config.workers) as sandbox:
-        info: dict[str, Any] = {"sandbox": {"backend": sandbox.name,
-                                            "identity": sandbox.identity()}}
-        reference_programs = {key: task.program(p, task.solution(p, p.reference))
-                        for key, p in problems.items()}
-        missing_libs = probe_missing_modules(
-            sandbox, {m for prog in reference_programs.values() if prog for m in prog.requires})
-        excluded = {key: sorted(set(prog.requires) & missing_libs)
-                    for key, prog in reference_programs.items()
-                    if prog is not None and set(prog.requires) & missing_libs}
-        if excluded:
-            by_lib = Counter(lib for libs in excluded.values() for lib in libs)
-            info["excluded"] = {"count": len(excluded), "missing_libraries": dict(by_lib),
-                                "keys": sorted(excluded)}
-            log.warning("%d problems need libraries or capabilities the %s sandbox lacks: %s",
-                        len(excluded), sandbox.name, dict(by_lib))
-        timeouts = time_limits(config, plan, sandbox, reference_programs, excluded)
-        info["limits"] = {"timeouts_s": timeouts,
-                          "calibrated": config.timeout is None,
-                          "floor_s": CALIBRATION_FLOOR_S, "factor": CALIBRATION_FACTOR}
-        jobs = []
-        for record in pending:
-            if record["key"] in excluded:
-                continue
-            problem = problems[record["key"]]
-            jobs.append(make_job(task, problem, record, timeouts.get(problem.key)))
-        if not jobs:
-            return info
-        cache = ExecutionCache(cache_dir() / "executions.sqlite") if config.exec_cache else None
-        with progress(len(jobs), f"execute ({sandbox.name})", config.progress) as bar:
-            for job, outcome in execute(jobs, sandbox, cache):
-                key, _, sample = job.job_id.rpartition("#")
-                store.add_execution({
-                    "key": key, "task_id": problems[key].task_id, "sample": int(sample),
-                    "status": outcome.status.value, "detail": outcome.detail[:500],
-                    "duration_s": round(outcome.duration_s, 4), "cached": outcome.cached,
-                })
-                bar.update(1)
-    return info
+def no_code_record(problem: Problem, sample: SampleRecord) -> ExecutionRecord:
+    """The verdict on an answer in which no code was found: failed, without running."""
+    detail = sample.extraction or "no code found in the answer"
+    return ExecutionRecord(key=problem.key, task_id=problem.task_id, sample=sample.sample,
+                           status="failed", detail=f"no code: {detail}"[:DETAIL_CHARS])
 
 
-def make_job(task: Any, problem: Problem, record: dict[str, Any], timeout: float | None
+def make_job(task: Task, problem: Problem, sample: SampleRecord, timeout: float | None
              ) -> ExecJob:
-    code = record["completion"]
-    solution = code if record.get("kind") == "solution" else task.solution(problem, code)
+    solution = (sample.completion if sample.kind == "solution"
+                else task.solution(problem, sample.completion))
     program = task.program(problem, solution)
+    if program is None:
+        raise HarnessError(f"task {task.name} does not execute programs")
     limits = program.limits or Limits()
     if timeout is not None and program.limits is None:
         limits = replace(limits, timeout_s=timeout)
-    return ExecJob(job_id(problem.key, record["sample"]), program.source, limits,
-                   program.libraries)
+    return ExecJob(job_id(problem.key, sample.sample), program.source, limits, program.libraries)
 
 
-def time_limits(config: RunConfig, plan: RunPlan, sandbox: Sandbox,
-                reference_programs: dict[str, Any], excluded: dict[str, list[str]]
-                ) -> dict[str, float]:
-    if config.timeout is not None:
-        return {p.key: config.timeout for p in plan.problems}
-    from harness.sandbox.calibration import calibrate_limits
+class Executor:
+    """Executes samples of one task's problems in one sandbox session."""
 
-    reference_jobs = []
-    for problem in plan.problems:
-        if problem.key in excluded:
-            continue
-        program = reference_programs[problem.key]
-        if program is not None:
-            reference_jobs.append(ExecJob(problem.key, program.source,
-                                          program.limits or Limits(timeout_s=120.0),
-                                          program.libraries))
-    return calibrate_limits(reference_jobs, sandbox, floor_s=CALIBRATION_FLOOR_S,
-                            factor=CALIBRATION_FACTOR, cache_dir=cache_dir() / "calibration",
-                            dataset_hash=plan.dataset_sha256)
+    def __init__(self, task: Task, problems: list[Problem], settings: ExecSettings,
+                 dataset_sha256: str) -> None:
+        self.task = task
+        self.problems = {p.key: p for p in problems}
+        self.settings = settings
+        self.dataset_sha256 = dataset_sha256
+        self._sandbox: Sandbox | None = None
+        self._cache: Any = None
+        self.info: ExecutionInfo | None = None
+        self.timeouts: dict[str, float] = {}
+
+    def __enter__(self) -> Executor:
+        self._sandbox = open_sandbox(self.settings.sandbox, self.settings.workers)
+        try:
+            self._sandbox.__enter__()
+            self.info = self._prepare(self._sandbox)
+            if self.settings.cache:
+                from harness.sandbox.cache import ExecutionCache
+
+                self._cache = ExecutionCache(cache_dir() / "executions.sqlite")
+        except BaseException:
+            self._sandbox.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._sandbox is not None:
+            self._sandbox.__exit__(None, None, None)
+            self._sandbox = None
+
+    def _prepare(self, sandbox: Sandbox) -> ExecutionInfo:
+        references = {key: self.task.program(p, self.task.solution(p, p.reference))
+                      for key, p in self.problems.items()}
+        missing = probe_missing_modules(
+            sandbox, {m for prog in references.values() if prog for m in prog.requires})
+        excluded = {key: sorted(set(prog.requires) & missing)
+                    for key, prog in references.items()
+                    if prog is not None and set(prog.requires) & missing}
+        excluded_info = None
+        if excluded:
+            by_lib = Counter(lib for libs in excluded.values() for lib in libs)
+            excluded_info = ExcludedInfo(count=len(excluded), missing_libraries=dict(by_lib),
+                                         keys=sorted(excluded))
+            log.warning("%d problems need libraries or capabilities the %s sandbox lacks: %s",
+                        len(excluded), sandbox.name, dict(by_lib))
+        self.timeouts = self._time_limits(sandbox, references, set(excluded))
+        return ExecutionInfo(
+            sandbox=SandboxInfo(backend=sandbox.name, identity=sandbox.identity()),
+            limits=LimitsInfo(timeouts_s=self.timeouts,
+                              calibrated=self.settings.timeout is None,
+                              floor_s=CALIBRATION_FLOOR_S, factor=CALIBRATION_FACTOR),
+            excluded=excluded_info)
+
+    def _time_limits(self, sandbox: Sandbox, references: dict[str, Program | None],
+                     excluded: set[str]) -> dict[str, float]:
+        if self.settings.timeout is not None:
+            return {key: self.settings.timeout for key in self.problems}
+        from harness.sandbox.calibration import calibrate_limits
+
+        jobs = [ExecJob(key, program.source, program.limits or Limits(timeout_s=120.0),
+                        program.libraries)
+                for key, program in references.items()
+                if program is not None and key not in excluded]
+
+        def bar(total: int) -> Any:
+            return progress(total, f"calibrate time limits ({sandbox.name})",
+                            self.settings.progress)
+
+        return calibrate_limits(jobs, sandbox, floor_s=CALIBRATION_FLOOR_S,
+                                factor=CALIBRATION_FACTOR, cache_dir=cache_dir() / "calibration",
+                                dataset_hash=self.dataset_sha256, progress=bar)
+
+    def run(self, samples: Iterable[SampleRecord]) -> Iterator[ExecutionRecord]:
+        """A verdict for each sample of a problem that is not excluded, as they finish."""
+        assert self._sandbox is not None and self.info is not None, "use `with Executor(...)`"
+        from harness.sandbox.execute import execute
+
+        excluded = self.info.excluded_keys
+        jobs = []
+        for sample in samples:
+            if sample.key in excluded:
+                continue
+            problem = self.problems[sample.key]
+            if not sample.code_found:
+                yield no_code_record(problem, sample)
+                continue
+            jobs.append(make_job(self.task, problem, sample, self.timeouts.get(problem.key)))
+        for job, outcome in execute(jobs, self._sandbox, self._cache):
+            key, _, index = job.job_id.rpartition("#")
+            yield ExecutionRecord(
+                key=key, task_id=self.problems[key].task_id, sample=int(index),
+                status=outcome.status.value,
+                detail=safe_text(outcome.detail)[:DETAIL_CHARS],
+                duration_s=round(outcome.duration_s, 4), cached=outcome.cached)
 
 
 PROBE = """import importlib.metadata, importlib.util, json, re, sys

@@ -24,8 +24,29 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
+def safe_text(text: str) -> str:
+    """``text`` with lone surrogates (from invalid UTF-8 or hostile programs) replaced, so it
+    can be written as UTF-8 and shown on a terminal."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def json_line(data: Any, **options: Any) -> str:
+    """JSON text that is valid UTF-8 whatever the strings hold: lone surrogates are kept as
+    ``\\udXXX`` escapes (which JSON readers restore) instead of failing the write."""
+    text = json.dumps(data, ensure_ascii=False, **options)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(data, ensure_ascii=True, **options)
+    return text
+
+
 def atomic_write_json(path: Path, data: Any) -> None:
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+    atomic_write_text(path, json_line(data, indent=2) + "\n")
 
 
 class JsonlAppender:
@@ -38,7 +59,7 @@ class JsonlAppender:
         self._handle = open(path, "a", encoding="utf-8")  # noqa: SIM115 (closed in close())
 
     def write(self, record: dict[str, Any], sync: bool = True) -> None:
-        self._handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self._handle.write(json_line(record) + "\n")
         if sync:
             self.sync()
 

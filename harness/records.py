@@ -52,7 +52,7 @@ class Completion:
     key: str
     sample: int
     text: str  # raw generated text, prompt excluded
-    finish_reason: str | None = None  # "stop", "length", "replay", "reference"
+    finish_reason: str | None = None  # "stop", "length", "reference"
     num_tokens: int | None = None
     prompt_truncated: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)

@@ -5,17 +5,18 @@ a lock keeps two processes out of one folder; a torn last line from a kill is re
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import re
 import shutil
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from harness.errors import HarnessError
 from harness.io import JsonlAppender, atomic_write_json, read_jsonl_tolerant
+from harness.schema import ExecutionRecord, Metrics, RunInfo, SampleRecord
 
-SCHEMA_VERSION = 1
 SampleId = tuple[str, int]
 
 
@@ -39,6 +40,9 @@ def repair_jsonl(path: Path) -> None:
 
 
 class RunStore:
+    """The one writer of a run folder. Only the runner opens it; the stages take and return
+    records, so each can be used (and tested) without a folder."""
+
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = run_dir
         self.run_json = run_dir / "run.json"
@@ -50,8 +54,12 @@ class RunStore:
         self._executions: JsonlAppender | None = None
 
     def open(self, config_hash: str, fresh: bool) -> None:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self._lock_handle = open(self.run_dir / ".lock", "w")  # noqa: SIM115 (held until close)
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            self._lock_handle = open(self.run_dir / ".lock", "w")  # noqa: SIM115 (held until close)
+        except OSError as exc:
+            raise HarnessError(f"cannot use {self.run_dir} as the run folder: "
+                               f"{exc.strerror or exc}") from exc
         try:
             fcntl.flock(self._lock_handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
@@ -60,8 +68,8 @@ class RunStore:
             for path in (self.samples_path, self.executions_path, self.metrics_path,
                          self.run_json):
                 path.unlink(missing_ok=True)
-        previous = self.read_run_json()
-        if previous and previous.get("config_hash") != config_hash:
+        previous = self.read_run_info()
+        if previous and previous.config_hash != config_hash:
             raise HarnessError(
                 f"{self.run_dir} holds a run with other settings; pass --fresh to replace it "
                 "or --output-dir for a new folder"
@@ -75,6 +83,7 @@ class RunStore:
         for appender in (self._samples, self._executions):
             if appender is not None:
                 appender.close()
+        self._samples = self._executions = None
         if self._lock_handle is not None:
             self._lock_handle.close()
             self._lock_handle = None
@@ -85,34 +94,56 @@ class RunStore:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def read_run_json(self) -> dict[str, Any] | None:
+    def read_run_info(self) -> RunInfo | None:
         if not self.run_json.exists():
             return None
         try:
-            data: dict[str, Any] = json.loads(self.run_json.read_text())
-            return data
-        except json.JSONDecodeError as exc:
-            raise HarnessError(f"{self.run_json}: corrupt ({exc.msg})") from exc
+            return RunInfo.model_validate_json(self.run_json.read_bytes())
+        except ValidationError as exc:
+            raise HarnessError(f"{self.run_json}: not a run.json this harness can resume "
+                               f"({first_error(exc)}); pass --fresh to start over") from exc
 
-    def write_run_json(self, data: dict[str, Any]) -> None:
-        atomic_write_json(self.run_json, {"schema_version": SCHEMA_VERSION, **data})
+    def write_run_info(self, info: RunInfo) -> None:
+        atomic_write_json(self.run_json, info.model_dump(mode="json"))
 
-    def write_metrics(self, data: dict[str, Any]) -> None:
-        atomic_write_json(self.metrics_path, {"schema_version": SCHEMA_VERSION, **data})
+    def write_metrics(self, metrics: Metrics) -> None:
+        atomic_write_json(self.metrics_path, metrics.model_dump(mode="json", exclude_none=True))
 
-    def samples(self) -> dict[SampleId, dict[str, Any]]:
-        return {(r["key"], r["sample"]): r for r in read_jsonl_tolerant(self.samples_path)}
+    def read_metrics(self) -> Metrics | None:
+        if not self.metrics_path.exists():
+            return None
+        return Metrics.model_validate_json(self.metrics_path.read_bytes())
 
-    def executions(self) -> dict[SampleId, dict[str, Any]]:
-        return {(r["key"], r["sample"]): r for r in read_jsonl_tolerant(self.executions_path)}
+    def samples(self) -> dict[SampleId, SampleRecord]:
+        records = (SampleRecord.model_validate(r) for r in read_jsonl_tolerant(self.samples_path))
+        return {(r.key, r.sample): r for r in records}
 
-    def add_sample(self, record: dict[str, Any]) -> None:
+    def executions(self) -> dict[SampleId, ExecutionRecord]:
+        records = (ExecutionRecord.model_validate(r)
+                   for r in read_jsonl_tolerant(self.executions_path))
+        return {(r.key, r.sample): r for r in records}
+
+    def add_sample(self, record: SampleRecord) -> None:
         assert self._samples is not None, "RunStore.open() first"
-        self._samples.write(record)
+        self._samples.write(record.model_dump(mode="json"))
 
-    def add_execution(self, record: dict[str, Any]) -> None:
+    def add_execution(self, record: ExecutionRecord) -> None:
         assert self._executions is not None, "RunStore.open() first"
-        self._executions.write(record)
+        self._executions.write(record.model_dump(mode="json"))
+
+    def discard_executions(self) -> None:
+        """Forget every verdict (``--no-exec-cache``): the samples are executed again."""
+        assert self._executions is not None, "RunStore.open() first"
+        self._executions.close()
+        self.executions_path.unlink(missing_ok=True)
+        self.metrics_path.unlink(missing_ok=True)
+        self._executions = JsonlAppender(self.executions_path)
+
+
+def first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    where = ".".join(str(part) for part in error["loc"]) or "file"
+    return f"{where}: {error['msg']}"
 
 
 def remove_run(run_dir: Path) -> None:

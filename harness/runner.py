@@ -1,15 +1,20 @@
-"""The pipeline: task -> prompts -> backend -> completions -> sandbox -> outcomes -> metrics
--> results. Each stage appends to the run folder as it goes, so re-running the same command
-resumes: finished samples are not generated again, finished executions not re-run."""
+"""The pipeline: task -> plan -> samples (a model, or a samples file) -> verdicts -> metrics,
+with the run folder as the single place where results are kept.
+
+The stages (``generation``, ``execution``, ``scoring``) take and return records; only this
+module opens the run folder, appending each record as it comes, so re-running the same
+command resumes: finished samples are not generated again, finished executions not re-run.
+"""
 
 from __future__ import annotations
 
 import logging
 import signal
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -17,69 +22,111 @@ from typing import Any
 from harness.backends import BackendContext, ModelAPI, ModelSpec, create_backend, resolve_model
 from harness.config import RunConfig
 from harness.errors import HarnessError
+from harness.execution import ExecSettings, Executor
+from harness.generation import generate, pending_requests
+from harness.plan import Mode, RunPlan
+from harness.progress import progress
 from harness.provenance import combined_sha256, provenance, utc_now
-from harness.records import GenerationRequest, SamplingParams
+from harness.records import SamplingParams
 from harness.results import RunStore, results_root, slug
-from harness.scoring import score_run
+from harness.samples_file import FileSample, read_samples_file
+from harness.schema import (
+    DatasetFileInfo,
+    ExecutionRecord,
+    Metrics,
+    RunInfo,
+    SampleRecord,
+    SamplingInfo,
+    TaskInfo,
+)
+from harness.scoring import score
 from harness.tasks import Problem, Task, TaskOptions, create_task
 from harness.tasks.data import cache_dir
 
 log = logging.getLogger(__name__)
 
+# Chat answers carry prose and, for reasoning models, long thinking before the code: the
+# completion-style defaults (512 tokens) would cut most of them.
+CHAT_MAX_NEW_TOKENS = 4096
 
-@dataclass
-class RunPlan:
-    """What one run covers: the problems and how many samples each gets."""
 
-    task: Task
-    spec: ModelSpec
-    problems: list[Problem]
-    samples_per_problem: dict[str, int]
-    params: SamplingParams
-    dataset_sha256: str
-    config_hash: str
+@dataclass(frozen=True)
+class RunOutput:
+    """What a finished run produced (also what the Python API returns)."""
+
     run_dir: Path
-    k: list[int] = field(default_factory=list)
-    k_explicit: bool = False
-    notes: list[str] = field(default_factory=list)
+    run_info: RunInfo
+    metrics: Metrics
+
+    def samples(self) -> list[SampleRecord]:
+        return list(RunStore(self.run_dir).samples().values())
+
+    def executions(self) -> list[ExecutionRecord]:
+        return list(RunStore(self.run_dir).executions().values())
 
 
-def run(config: RunConfig) -> int:
+def run(config: RunConfig, samples_path: Path | None = None) -> RunOutput:
+    """Generate (or read ``samples_path``), execute and score; resumable."""
     with sigterm_as_interrupt():
         task = create_task(config.task, TaskOptions(
-            data_dir=config.data_path(), strict=config.strict, source=config.source,
-            args=dict(config.task_args)))
-        task_settings = task.settings()
+            data_dir=config.data_path(), strict=config.strict, args=dict(config.task_args)))
+        all_problems = task.load()
+        problems = select_problems(task, all_problems, config)
+        if samples_path is not None:
+            in_file = read_samples_file(samples_path, task, {p.key for p in all_problems})
+            plan = samples_plan(config, task, problems, samples_path, in_file)
+            with RunStore(plan.run_dir) as store:
+                started = open_run(store, config, plan)
+                for record in file_sample_records(plan, in_file, store.samples(), config.sanitize):
+                    store.add_sample(record)
+            return finish(config, plan, started)
         spec = resolve_model(config.model, [Path(p) for p in config.models_files])
-        problems = select_problems(task, task.load(), config)
-        context = BackendContext(
-            normalize_task_id=task.normalize_task_id, sample_key=task.sample_key,
-            cache_dir=str(cache_dir()), batch_size=config.batch_size, base_url=config.base_url,
-            show_progress=False)  # the runner shows one bar for generation
-        with create_backend(spec, context) as backend:
-            plan = make_plan(config, task, task_settings, spec, backend, problems)
-            store = RunStore(plan.run_dir)
-            try:
-                store.open(plan.config_hash, config.fresh)
-                started = (store.read_run_json() or {}).get("started") or utc_now()
-                store.write_run_json(run_record(config, plan, backend, started, "running"))
-                generate(config, plan, backend, store)
-            finally:
-                store.close()
-        store = RunStore(plan.run_dir)
-        try:
-            store.open(plan.config_hash, fresh=False)
-            execution_info = execute(config, plan, store) if task.executes else {}
-            metrics = score_run(plan, store, execution_info)
-            store.write_metrics(metrics)
-            record = run_record(config, plan, backend, started, "complete")
-            record.update(finished=utc_now(), **{k: v for k, v in execution_info.items()
-                                                   if k in ("limits", "sandbox")})
-            store.write_run_json(record)
-        finally:
-            store.close()
-    report(plan, metrics)
-    return 0
+        spec = chat_spec(config, spec)
+        with load_backend(config, task, spec) as backend:
+            plan = model_plan(config, task, problems, spec, backend)
+            with RunStore(plan.run_dir) as store:
+                started = open_run(store, config, plan)
+                generate_into(store, config, plan, backend)
+        return finish(config, plan, started)
+
+
+def finish(config: RunConfig, plan: RunPlan, started: str) -> RunOutput:
+    """Execute what is not executed yet, score, and write the final files."""
+    with RunStore(plan.run_dir) as store:
+        store.open(plan.config_hash, fresh=False)
+        samples = store.samples()
+        missing = [sid for sid in plan.sample_ids() if sid not in samples]
+        if missing:
+            raise HarnessError(f"{len(missing)} samples were not generated; rerun to resume")
+        info = None
+        if plan.task.executes:
+            if not config.exec_cache and store.executions():
+                log.info("--no-exec-cache: executing all %d samples again", len(samples))
+                store.discard_executions()
+            done = store.executions()
+            todo = [samples[sid] for sid in plan.sample_ids() if sid not in done]
+            if done and todo:
+                log.info("resuming: %d of %d executions done", len(done), plan.total_samples)
+            settings = ExecSettings(sandbox=config.sandbox, workers=config.workers,
+                                    timeout=config.timeout, cache=config.exec_cache,
+                                    progress=config.progress)
+            with Executor(plan.task, plan.problems, settings, plan.dataset_sha256) as executor:
+                info = executor.info
+                excluded = info.excluded_keys if info else set()
+                todo = [s for s in todo if s.key not in excluded]
+                sandbox = info.sandbox.backend if info else "sandbox"
+                with progress(len(todo), f"execute ({sandbox})",
+                              config.progress and bool(todo)) as bar:
+                    for record in executor.run(todo):
+                        store.add_execution(record)
+                        bar.update(1)
+        metrics = score(plan, samples, store.executions(), info)
+        store.write_metrics(metrics)
+        run_info = run_record(config, plan, started, "complete")
+        if info is not None:
+            run_info = run_info.model_copy(update={"limits": info.limits, "sandbox": info.sandbox})
+        store.write_run_info(run_info)
+    return RunOutput(plan.run_dir, run_info, metrics)
 
 
 @contextmanager
@@ -115,154 +162,201 @@ def select_problems(task: Task, problems: list[Problem], config: RunConfig) -> l
     return problems
 
 
-def sampling_params(config: RunConfig, task: Task, spec: ModelSpec) -> SamplingParams:
-    """Task defaults < the alias's `sampling` table < command-line flags."""
-    values: dict[str, Any] = {"max_new_tokens": task.default_max_new_tokens}
+def chat_spec(config: RunConfig, spec: ModelSpec) -> ModelSpec:
+    """The spec with ``--chat`` and ``--system-prompt`` applied."""
+    update: dict[str, Any] = {}
+    if config.chat:
+        update["chat"] = True
+    if config.system_prompt is not None:
+        if not (config.chat or spec.chat):
+            raise HarnessError("--system-prompt needs chat mode (--chat, or chat = true in the "
+                               "model's alias)")
+        update["options"] = {**spec.options, "system_prompt": config.system_prompt}
+    return spec.model_copy(update=update) if update else spec
+
+
+@contextmanager
+def load_backend(config: RunConfig, task: Task, spec: ModelSpec) -> Iterator[ModelAPI]:
+    context = BackendContext(
+        normalize_task_id=task.normalize_task_id, sample_key=task.sample_key,
+        cache_dir=str(cache_dir()), batch_size=config.batch_size, base_url=config.base_url,
+        show_progress=False)  # the runner shows one bar for generation
+    if spec.backend in ("hf", "vllm"):
+        log.info("loading model %s (%s backend)...", spec.model or spec.name, spec.backend)
+    began = time.monotonic()
+    with create_backend(spec, context) as backend:
+        if time.monotonic() - began > 1.0:
+            log.info("model loaded in %.0f s", time.monotonic() - began)
+        yield backend
+
+
+def sampling_params(config: RunConfig, task: Task, spec: ModelSpec, chat: bool
+                    ) -> SamplingParams:
+    """Task defaults < the alias's `sampling` table < command-line flags. Chat mode sends no
+    completion-style stop sequences: the answer ends at the end of the model's turn."""
+    values: dict[str, Any] = {
+        "max_new_tokens": CHAT_MAX_NEW_TOKENS if chat else task.default_max_new_tokens}
     values.update({k: v for k, v in spec.sampling.items()
                    if k in ("n", "temperature", "top_p", "max_new_tokens", "seed")})
     fields_set = config.model_fields_set
     for name in ("n", "temperature", "top_p", "max_new_tokens", "seed"):
         if name in fields_set and getattr(config, name) is not None:
             values[name] = getattr(config, name)
-    return SamplingParams(stop=task.stop_sequences, **values)
+    return SamplingParams(stop=() if chat else task.stop_sequences, **values)
 
 
-def make_plan(config: RunConfig, task: Task, task_settings: dict[str, Any], spec: ModelSpec,
-              backend: ModelAPI, problems: list[Problem]) -> RunPlan:
-    params = sampling_params(config, task, spec)
-    notes: list[str] = []
-    fixed = getattr(backend, "samples_per_problem", None)
-    if callable(fixed):
-        in_file: dict[str, int] = fixed()
-        known = {p.key for p in problems}
-        unknown = sorted(set(in_file) - known)
-        if unknown:
-            log.warning("samples file: %d lines name problems not selected in %s (e.g. %s); "
-                        "ignored", len(unknown), task.name, unknown[0])
-        covered = [p for p in problems if p.key in in_file]
-        if not covered:
-            raise HarnessError(f"the samples file covers none of the {task.name} problems")
-        if len(covered) < len(problems):
-            notes.append(f"samples cover {len(covered)} of {len(problems)} problems; "
-                         f"scored over those {len(covered)}")
-            log.warning("warning: %s", notes[-1])
-        problems = covered
-        per_problem = {p.key: in_file[p.key] for p in problems}
-    else:
-        per_problem = {p.key: params.n for p in problems}
-    dataset_sha = combined_sha256([f.sha256 for f in task.dataset_files])
+def dataset_sha256(task: Task) -> str:
+    return combined_sha256([f.sha256 for f in task.dataset_files])
+
+
+def run_dir_for(config: RunConfig, task: Task, model_name: str, config_hash: str) -> Path:
+    if config.output_dir:
+        return Path(config.output_dir).expanduser()
+    return results_root() / f"{task.name}__{slug(model_name)}__{config_hash}"
+
+
+def model_plan(config: RunConfig, task: Task, problems: list[Problem], spec: ModelSpec,
+               backend: ModelAPI) -> RunPlan:
+    mode: Mode = "chat" if spec.chat else "completion"
+    params = sampling_params(config, task, spec, mode == "chat")
+    fingerprint = backend.fingerprint()
+    data_sha = dataset_sha256(task)
     config_hash = config.config_hash(extra={
-        "model_fingerprint": backend.fingerprint(), "dataset_sha256": dataset_sha,
-        "task_version": task.version, "task_settings": task_settings,
+        "model_fingerprint": fingerprint, "dataset_sha256": data_sha, "mode": mode,
+        "task_version": task.version, "task_settings": task.settings(),
         "sampling": params.__dict__ | {"stop": list(params.stop)},
     })
-    if config.output_dir:
-        run_dir = Path(config.output_dir).expanduser()
-    else:
-        run_dir = results_root() / f"{task.name}__{slug(spec.name)}__{config_hash}"
-    return RunPlan(task, spec, problems, per_problem, params, dataset_sha, config_hash,
-                   run_dir, config.requested_k(), config.k is not None, notes)
+    return RunPlan(
+        task=task, model_name=spec.name, spec=spec, problems=problems,
+        samples_per_problem={p.key: params.n for p in problems}, params=params,
+        dataset_sha256=data_sha, config_hash=config_hash,
+        run_dir=run_dir_for(config, task, spec.name, config_hash), mode=mode,
+        k=config.requested_k(), k_explicit=config.k is not None, model_fingerprint=fingerprint)
 
 
-def run_record(config: RunConfig, plan: RunPlan, backend: ModelAPI, started: str,
-               status: str) -> dict[str, Any]:
-    return {
-        "run_id": plan.run_dir.name,
-        "command": sys.argv,
-        "config": config.model_dump(),
-        "config_hash": plan.config_hash,
-        "model": {**plan.spec.model_dump(), "fingerprint": backend.fingerprint()},
-        "task": {"name": plan.task.name, "version": plan.task.version,
-                 "settings": plan.task.settings(), "num_problems": len(plan.problems)},
-        "sampling": {**plan.params.__dict__, "stop": list(plan.params.stop)},
-        "dataset_files": [f.__dict__ for f in plan.task.dataset_files],
-        "dataset_sha256": plan.dataset_sha256,
-        "seed": plan.params.seed,
-        "notes": plan.notes,
-        **provenance(),
-        "started": started,
-        "status": status,
-    }
+def samples_plan(config: RunConfig, task: Task, problems: list[Problem], path: Path,
+                 in_file: dict[str, list[FileSample]]) -> RunPlan:
+    import hashlib
+
+    notes: list[str] = []
+    covered = [p for p in problems if p.key in in_file]
+    if not covered:
+        raise HarnessError(f"the samples file covers none of the selected {task.name} problems")
+    if len(covered) < len(problems):
+        notes.append(f"samples cover {len(covered)} of {len(problems)} problems; "
+                     f"scored over those {len(covered)}")
+        log.warning("warning: %s", notes[-1])
+    fingerprint = "samples-" + hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    data_sha = dataset_sha256(task)
+    config_hash = config.config_hash(extra={
+        "model_fingerprint": fingerprint, "dataset_sha256": data_sha, "mode": "samples",
+        "task_version": task.version, "task_settings": task.settings()})
+    name = f"samples:{path}"
+    return RunPlan(
+        task=task, model_name=name, spec=None, problems=covered,
+        samples_per_problem={p.key: len(in_file[p.key]) for p in covered},
+        params=SamplingParams(), dataset_sha256=data_sha, config_hash=config_hash,
+        run_dir=run_dir_for(config, task, name, config_hash), mode="samples",
+        k=config.requested_k(), k_explicit=config.k is not None, notes=notes,
+        model_fingerprint=fingerprint)
 
 
-def generate(config: RunConfig, plan: RunPlan, backend: ModelAPI, store: RunStore) -> None:
-    from harness.progress import progress
-
-    done = store.samples()
-    requests = []
+def file_sample_records(plan: RunPlan, in_file: dict[str, list[FileSample]],
+                        done: dict[tuple[str, int], SampleRecord], sanitize: bool
+                        ) -> Iterator[SampleRecord]:
+    """Samples from a file: used as given (their tool post-processed them), or, with
+    ``sanitize``, extracted from chat answers as in chat mode."""
     for problem in plan.problems:
-        missing = tuple(i for i in range(plan.samples_per_problem[problem.key])
-                        if (problem.key, i) not in done)
-        if missing:
-            requests.append(GenerationRequest(
-                key=problem.key, task_id=problem.task_id, prompt=problem.prompt,
-                params=plan.params, sample_indices=missing, reference=problem.reference))
+        for item in in_file[problem.key]:
+            if (problem.key, item.sample) in done:
+                continue
+            common = {"key": problem.key, "task_id": problem.task_id, "sample": item.sample,
+                      "raw": item.text, "finish_reason": None}
+            if sanitize:
+                extraction = plan.task.extract(problem, item.text)
+                yield SampleRecord(**common, completion=extraction.code, kind="solution",
+                                   code_found=extraction.found, extraction=extraction.detail)
+            else:
+                yield SampleRecord(**common, completion=item.text, kind=item.kind,
+                                   code_found=bool(item.text.strip()) or item.kind == "completion",
+                                   extraction="" if item.text.strip() else "empty sample")
+
+
+def open_run(store: RunStore, config: RunConfig, plan: RunPlan) -> str:
+    """Open (or resume) the run folder; the time the run first started."""
+    store.open(plan.config_hash, config.fresh)
+    previous = store.read_run_info()
+    started = previous.started if previous else utc_now()
+    done = len(store.samples())
+    if done:
+        log.info("resuming %s: %d of %d samples done", plan.run_dir, min(done, plan.total_samples),
+                 plan.total_samples)
+    store.write_run_info(run_record(config, plan, started, "running"))
+    return started
+
+
+def run_record(config: RunConfig, plan: RunPlan, started: str, status: str) -> RunInfo:
+    sampling = None
+    if plan.mode != "samples":
+        sampling = SamplingInfo(**{**plan.params.__dict__, "stop": list(plan.params.stop)})
+    model = ({**plan.spec.model_dump(), "fingerprint": plan.model_fingerprint} if plan.spec
+             else {"name": plan.model_name, "backend": "samples",
+                   "fingerprint": plan.model_fingerprint})
+    return RunInfo(
+        run_id=plan.run_dir.name, command=list(sys.argv), config=config.model_dump(mode="json"),
+        config_hash=plan.config_hash, model=model, model_fingerprint=plan.model_fingerprint,
+        task=TaskInfo(name=plan.task.name, version=plan.task.version,
+                      settings=plan.task.settings(), num_problems=len(plan.problems)),
+        mode=plan.mode, sampling=sampling,
+        dataset_files=[DatasetFileInfo(path=f.path, sha256=f.sha256)
+                       for f in plan.task.dataset_files],
+        dataset_sha256=plan.dataset_sha256, seed=plan.params.seed, notes=plan.notes,
+        **provenance(), started=started, status=status,  # type: ignore[arg-type]
+        finished=utc_now() if status == "complete" else None,
+    )
+
+
+def generate_into(store: RunStore, config: RunConfig, plan: RunPlan, backend: ModelAPI) -> None:
+    requests = pending_requests(plan, store.samples())
     total = sum(len(r.sample_indices) for r in requests)
     if not total:
         return
-    if len(done):
-        log.info("resuming: %d samples already generated, %d to go", len(done), total)
-    by_key = {p.key: p for p in plan.problems}
-    requests_by_key = {r.key: r for r in requests}
-    cache = open_generation_cache(config, plan)
-    fingerprint = backend.fingerprint()
-    with progress(total, "generate", config.progress) as bar:
+    cache = None
+    if config.generation_cache and backend.cacheable:
+        from harness.backends.cache import GenerationCache
+
+        cache = GenerationCache(cache_dir() / "generations.sqlite")
+    try:
+        with progress(total, "generate", config.progress) as bar:
+            for record in generate(plan, backend, requests, cache):
+                store.add_sample(record)
+                bar.update(1)
+    finally:
         if cache is not None:
-            remaining = []
-            for request in requests:
-                for completion in cache.get_many(fingerprint, request).values():
-                    store.add_sample(sample_record(plan, by_key[request.key], completion))
-                    bar.update(1)
-                rest = cache.missing(fingerprint, request)
-                if rest is not None:
-                    remaining.append(rest)
-            requests = remaining
-        for completion in backend.generate(requests):
-            if cache is not None:
-                cache.put(fingerprint, requests_by_key[completion.key], completion)
-            store.add_sample(sample_record(plan, by_key[completion.key], completion))
-            bar.update(1)
-    if cache is not None:
-        cache.close()
+            cache.close()
 
 
-def open_generation_cache(config: RunConfig, plan: RunPlan) -> Any:
-    if not config.generation_cache or plan.spec.backend in ("reference", "samples"):
-        return None
-    from harness.backends.cache import GenerationCache
-
-    return GenerationCache(cache_dir() / "generations.sqlite")
-
-
-def sample_record(plan: RunPlan, problem: Problem, completion: Any) -> dict[str, Any]:
-    kind = completion.extra.get("kind", "completion")
-    replayed = completion.finish_reason == "replay"
-    # Samples files hold completions as their tool post-processed them: used as given.
-    processed = completion.text if replayed else plan.task.postprocess(problem, completion.text)
-    return {
-        "key": problem.key, "task_id": problem.task_id, "sample": completion.sample,
-        "raw": completion.text, "completion": processed, "kind": kind,
-        "finish_reason": completion.finish_reason, "num_tokens": completion.num_tokens,
-        "prompt_truncated": completion.prompt_truncated,
-    }
-
-
-def execute(config: RunConfig, plan: RunPlan, store: RunStore) -> dict[str, Any]:
-    from harness.execution import execute_samples
-
-    return execute_samples(config, plan, store)
-
-
-def report(plan: RunPlan, metrics: dict[str, Any]) -> None:
-    scores = ", ".join(f"{name} = {value:.2f}" for name, value in metrics["metrics"].items())
-    print(f"{plan.task.name} / {plan.spec.name}: {metrics['num_problems']} problems, "
-          f"n = {metrics['n']}: {scores}")
-    excluded = metrics.get("excluded")
-    if excluded:
-        print(f"excluded (the sandbox lacks what they need): {excluded['count']} problems "
-              f"{excluded['missing_libraries']}")
-    left_out = metrics.get("left_out")
-    if left_out:
-        print(f"left out by the task (flaky or broken tests): {left_out['count']} problems "
-              f"{sorted(left_out['reasons'])}")
-    print(f"metrics: {plan.run_dir / 'metrics.json'}")
+def summary_lines(output: RunOutput) -> list[str]:
+    """The console summary of a finished run."""
+    metrics = output.metrics
+    scores = ", ".join(f"{name} = {value:.2f}" for name, value in metrics.metrics.items())
+    lines = [f"{metrics.task} / {metrics.model}: {metrics.num_problems} problems, "
+             f"n = {metrics.n}: {scores}"]
+    answers = metrics.answers
+    if answers is not None and metrics.counts:
+        line = (f"answers: {answers.samples} = {answers.passed} passed, {answers.failed} failed, "
+                f"{answers.error} error, {answers.timeout} timeout")
+        if output.run_info.mode != "completion" or answers.no_code:
+            line += f"; no code found in {answers.no_code}"
+        if answers.truncated:
+            line += (f"; {answers.truncated} cut by max_new_tokens "
+                     f"({answers.truncated_no_code} before any code)")
+        lines.append(line)
+    if metrics.excluded:
+        lines.append(f"excluded (the sandbox lacks what they need): {metrics.excluded.count} "
+                     f"problems {metrics.excluded.missing_libraries}")
+    if metrics.left_out:
+        lines.append(f"left out by the task (flaky or broken tests): {metrics.left_out.count} "
+                     f"problems {sorted(metrics.left_out.reasons)}")
+    lines.append(f"metrics: {output.run_dir / 'metrics.json'}")
+    return lines

@@ -1,103 +1,116 @@
-"""The metrics stage: outcomes and completions -> pass@k and reference scores -> metrics.json."""
+"""The metrics stage: samples and verdicts -> pass@k, reference scores and answer counts ->
+``Metrics`` (metrics.json)."""
 
 from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping
 
 from harness.errors import HarnessError
+from harness.execution import ExecutionInfo
 from harness.metrics import scorers
 from harness.metrics.intervals import bootstrap_mean_ci
 from harness.metrics.passk import pass_at_k, usable_ks
+from harness.plan import RunPlan
 from harness.provenance import utc_now
-
-if TYPE_CHECKING:
-    from harness.results import RunStore
-    from harness.runner import RunPlan
+from harness.schema import (
+    STATUSES,
+    AnswerCounts,
+    ExecutionRecord,
+    LeftOutInfo,
+    Metrics,
+    ProblemMetrics,
+    SampleRecord,
+)
+from harness.tasks import Problem
 
 log = logging.getLogger(__name__)
 
+SampleId = tuple[str, int]
 
-def score_run(plan: RunPlan, store: RunStore, execution_info: dict[str, Any]) -> dict[str, Any]:
+
+def score(plan: RunPlan, samples: Mapping[SampleId, SampleRecord],
+          executions: Mapping[SampleId, ExecutionRecord],
+          info: ExecutionInfo | None = None) -> Metrics:
     task = plan.task
-    samples = store.samples()
-    executions = store.executions()
-    excluded = set(execution_info.get("excluded", {}).get("keys", []))
+    excluded = info.excluded_keys if info else set()
     problems = [p for p in plan.problems if p.key not in excluded]
     if not problems:
         raise HarnessError("no problem could be scored (all excluded)")
-    per_problem: dict[str, dict[str, Any]] = {
-        p.key: {"key": p.key, "task_id": p.task_id, "n": plan.samples_per_problem[p.key]}
-        for p in problems
-    }
+    rows = {p.key: ProblemMetrics(key=p.key, task_id=p.task_id,
+                                  n=plan.samples_per_problem[p.key]) for p in problems}
+    ns = [row.n for row in rows.values()]
     metrics: dict[str, float] = {}
-    ci95: dict[str, list[float]] = {}
-    counts: Counter[str] = Counter()
-    ns = [plan.samples_per_problem[p.key] for p in problems]
+    ci95: dict[str, tuple[float, float]] = {}
     ks: list[int] = []
+    verdicts: Counter[str] = Counter()
     if task.executes:
         for problem in problems:
-            row = per_problem[problem.key]
-            statuses = []
-            for i in range(row["n"]):
-                outcome = executions.get((problem.key, i))
-                if outcome is None:
-                    raise HarnessError(f"{problem.key} sample {i} was not executed; rerun")
-                statuses.append(outcome["status"])
-            counts.update(statuses)
-            row["correct"] = statuses.count("passed")
-        ks = usable_ks(plan_k(plan), min(ns))
-        dropped = sorted(set(plan_k(plan)) - set(ks))
+            row = rows[problem.key]
+            statuses = [_verdict(executions, problem.key, i).status for i in range(row.n)]
+            verdicts.update(statuses)
+            row.correct = statuses.count("passed")
+        ks = usable_ks(plan.k, min(ns))
+        dropped = sorted(set(plan.k) - set(ks))
         if dropped and plan.k_explicit:
             log.warning("pass@%s not reported: needs n >= k (n = %d)",
                         ",".join(map(str, dropped)), min(ns))
         for k in ks:
-            values = [pass_at_k(per_problem[p.key]["n"], per_problem[p.key]["correct"], k)
+            values = [100.0 * pass_at_k(rows[p.key].n, rows[p.key].correct or 0, k)
                       for p in problems]
             for problem, value in zip(problems, values, strict=True):
-                per_problem[problem.key][f"pass@{k}"] = round(100.0 * value, 4)
-            metrics[f"pass@{k}"] = round(100.0 * sum(values) / len(values), 4)
-            ci95[f"pass@{k}"] = list(bootstrap_mean_ci([100.0 * v for v in values]))
-    signatures = reference_scores(plan, problems, samples, per_problem, metrics, ci95)
-    result: dict[str, Any] = {
-        "run_id": plan.run_dir.name,
-        "task": task.name,
-        "task_version": task.version,
-        "model": plan.spec.name,
-        "num_problems": len(problems),
-        "n": min(ns),
-        "k": ks,
-        "complete": True,
-        "dataset_sha256": plan.dataset_sha256,
-        "config_hash": plan.config_hash,
-        "metrics": metrics,
-        "ci95": ci95,
-        "counts": {s: counts.get(s, 0) for s in ("passed", "failed", "timeout", "error")}
-        if task.executes else {},
-        "signatures": signatures,
-        "per_problem": list(per_problem.values()),
-        "created": utc_now(),
-    }
-    if max(ns) != min(ns):
-        result["n_max"] = max(ns)
-    if plan.notes:
-        result["notes"] = plan.notes
-    if excluded:
-        result["excluded"] = {k: v for k, v in execution_info["excluded"].items()}
+                rows[problem.key].pass_at[f"pass@{k}"] = round(value, 4)
+            metrics[f"pass@{k}"] = round(sum(values) / len(values), 4)
+            low, high = bootstrap_mean_ci(values)
+            ci95[f"pass@{k}"] = (low, high)
+    signatures = reference_scores(plan, problems, samples, rows, metrics, ci95)
     left_out = task.left_out()
-    if left_out:
-        result["left_out"] = {"count": len(left_out), "reasons": dict(sorted(left_out.items()))}
-    return result
+    return Metrics(
+        run_id=plan.run_dir.name, task=task.name, task_version=task.version,
+        model=plan.model_name, model_fingerprint=plan.model_fingerprint,
+        num_problems=len(problems), n=min(ns), n_max=max(ns) if max(ns) != min(ns) else None,
+        k=ks, complete=True, dataset_sha256=plan.dataset_sha256, config_hash=plan.config_hash,
+        metrics=metrics, ci95=ci95,
+        counts={s: verdicts.get(s, 0) for s in STATUSES} if task.executes else {},
+        answers=answer_counts(problems, plan, samples, verdicts),
+        signatures=signatures, per_problem=list(rows.values()), notes=list(plan.notes),
+        excluded=info.excluded if info else None,
+        left_out=LeftOutInfo(count=len(left_out), reasons=dict(sorted(left_out.items())))
+        if left_out else None,
+        created=utc_now(),
+    )
 
 
-def plan_k(plan: RunPlan) -> list[int]:
-    return plan.k
+def _verdict(executions: Mapping[SampleId, ExecutionRecord], key: str, sample: int
+             ) -> ExecutionRecord:
+    outcome = executions.get((key, sample))
+    if outcome is None:
+        raise HarnessError(f"{key} sample {sample} was not executed; rerun to resume")
+    return outcome
 
 
-def reference_scores(plan: RunPlan, problems: list[Any], samples: dict[Any, dict[str, Any]],
-                     per_problem: dict[str, dict[str, Any]], metrics: dict[str, float],
-                     ci95: dict[str, list[float]]) -> dict[str, str]:
+def answer_counts(problems: list[Problem], plan: RunPlan,
+                  samples: Mapping[SampleId, SampleRecord], verdicts: Counter[str]
+                  ) -> AnswerCounts:
+    """Verdicts plus how many answers never reached the tests: no code found, or cut by
+    max_new_tokens (a reasoning answer cut before its code is a silent failure otherwise)."""
+    counts = AnswerCounts(**{s: verdicts.get(s, 0) for s in STATUSES})
+    for problem in problems:
+        for i in range(plan.samples_per_problem[problem.key]):
+            record = samples[(problem.key, i)]
+            counts.samples += 1
+            truncated = record.finish_reason == "length"
+            counts.no_code += not record.code_found
+            counts.truncated += truncated
+            counts.truncated_no_code += truncated and not record.code_found
+    return counts
+
+
+def reference_scores(plan: RunPlan, problems: list[Problem],
+                     samples: Mapping[SampleId, SampleRecord], rows: dict[str, ProblemMetrics],
+                     metrics: dict[str, float], ci95: dict[str, tuple[float, float]]
+                     ) -> dict[str, str]:
     task = plan.task
     if not task.scorers:
         return {}
@@ -105,14 +118,14 @@ def reference_scores(plan: RunPlan, problems: list[Any], samples: dict[Any, dict
     for problem in problems:
         for i in range(plan.samples_per_problem[problem.key]):
             record = samples[(problem.key, i)]
-            predictions.append(task.prediction(problem, record["completion"]))
+            predictions.append(task.prediction(problem, record.completion))
             references.append(list(problem.references))
             owners.append(problem.key)
     signatures = {}
     for name in task.scorers:
         result = scorers.get(name)().score(predictions, references, lang=task.scorer_lang)
         metrics.update({k: round(v, 4) for k, v in result.metrics.items()})
-        ci95.update({k: [round(lo, 4), round(hi, 4)] for k, (lo, hi) in result.ci95.items()})
+        ci95.update({k: (round(lo, 4), round(hi, 4)) for k, (lo, hi) in result.ci95.items()})
         if result.signature:
             signatures[name] = result.signature
         sums: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
@@ -121,6 +134,5 @@ def reference_scores(plan: RunPlan, problems: list[Any], samples: dict[Any, dict
                 sums[owner][metric] += value
         for key, totals in sums.items():
             n = plan.samples_per_problem[key]
-            scores = per_problem[key].setdefault("scores", {})
-            scores.update({m: round(v / n, 4) for m, v in totals.items()})
+            rows[key].scores.update({m: round(v / n, 4) for m, v in totals.items()})
     return signatures

@@ -17,6 +17,8 @@ import json
 import logging
 import os
 import platform
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -51,10 +53,13 @@ def calibration_file(cache_dir: Path, dataset_hash: str, identity: str) -> Path:
     return Path(cache_dir) / f"runtimes-{digest}.json"
 
 
-def measure_runtimes(jobs: list[ExecJob], sandbox: Sandbox) -> dict[str, dict[str, Any]]:
+def measure_runtimes(jobs: list[ExecJob], sandbox: Sandbox,
+                     on_done: Callable[[], None] | None = None) -> dict[str, dict[str, Any]]:
     """Run each reference job once; its runtime (or its limit, if it timed out)."""
     measured: dict[str, dict[str, Any]] = {}
     for job, outcome in sandbox.run(jobs):
+        if on_done is not None:
+            on_done()
         runtime = outcome.duration_s
         if outcome.status is Status.TIMEOUT:
             runtime = max(runtime, job.limits.timeout_s)
@@ -73,6 +78,7 @@ def calibrate_limits(
     factor: float = DEFAULT_FACTOR,
     cache_dir: Path,
     dataset_hash: str,
+    progress: Callable[[int], AbstractContextManager[Any]] | None = None,
 ) -> dict[str, float]:
     """job_id -> timeout seconds: max(floor_s, factor x measured reference runtime)."""
     path = calibration_file(cache_dir, dataset_hash, sandbox.identity())
@@ -87,7 +93,11 @@ def calibrate_limits(
     if missing:
         log.info("calibrating time limits: running %d reference solutions in the %s sandbox",
                  len(missing), sandbox.name)
-        runtimes.update(measure_runtimes(missing, sandbox))
+        if progress is None:
+            runtimes.update(measure_runtimes(missing, sandbox))
+        else:
+            with progress(len(missing)) as bar:
+                runtimes.update(measure_runtimes(missing, sandbox, lambda: bar.update(1)))
         atomic_write_json(path, {
             "format_version": FORMAT_VERSION,
             "machine": machine_fingerprint(),

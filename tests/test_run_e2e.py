@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
+from shared_data import EXTERNAL, SHARED_DATA, need_shared
 
 from harness.cli import main
-from tests.conftest import EXTERNAL, SHARED_DATA, need_shared
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -42,7 +42,7 @@ def test_reference_humaneval_subset(tmp_path: Path) -> None:
                    "--output-dir", str(out), "--sandbox", "local")
     assert "pass@1 = 100.00" in done.stdout and str(out / "metrics.json") in done.stdout
     metrics = read_metrics(out)
-    assert metrics["schema_version"] == 1 and metrics["num_problems"] == 20
+    assert metrics["schema_version"] == 2 and metrics["num_problems"] == 20
     assert metrics["metrics"]["pass@1"] == 100.0 and metrics["n"] == 1
     run = json.loads((out / "run.json").read_text())
     assert run["status"] == "complete" and len(run["dataset_sha256"]) == 64

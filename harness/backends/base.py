@@ -5,7 +5,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from harness.backends.spec import ModelSpec
 from harness.records import Completion, GenerationRequest
@@ -29,6 +29,10 @@ class BackendContext:
 
 class ModelAPI(ABC):
     """A generation backend. Subclasses implement :meth:`generate`; the rest is optional."""
+
+    # Whether completions may be kept in the generation cache (not for backends that only
+    # echo data the harness already has, such as `reference`).
+    cacheable: ClassVar[bool] = True
 
     def __init__(self, spec: ModelSpec, context: BackendContext) -> None:
         self.spec = spec

@@ -11,6 +11,8 @@ from harness.records import Completion, GenerationRequest
 
 
 class ReferenceBackend(ModelAPI):
+    cacheable = False
+
     def generate(self, requests: Sequence[GenerationRequest]) -> Iterator[Completion]:
         for request in requests:
             if request.reference is None:
