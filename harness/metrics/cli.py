@@ -24,8 +24,11 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     parser = subparsers.add_parser(
         "score",
         help="score predictions against references (CodeBLEU, BLEU, chrF, ROUGE-L)",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Score a predictions file against a references file with one metric.\n\n"
+        "Both files are read line by line: plain text (one text per line) or JSON lines with a "
+        "'text' field. In a references file a line may hold several references: in JSONL a "
+        "list in 'text', in plain text a JSON array of strings (e.g. [\"a = 1\", \"a=1\"]). "
+        "Prints one JSON object, scores in percent (0-100), like `sacrebleu -f json`.",
     )
     parser.add_argument(
         "--metric", required=True, help="codebleu, bleu, chrf or rouge_l (or a plugin scorer)"

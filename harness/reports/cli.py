@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.metrics.bootstrap import REPORT_RESAMPLES, REPORT_SEED
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="table or HTML page of finished runs, one row per model",
         description="Collect finished runs (run folders, folders of runs, summary files) into "
         "a table: one row per model and generation setting, one column group per task, with "
-        "95%% intervals and sample counts. By default only the newest run per (model, task, "
+        "95% intervals and sample counts. By default only the newest run per (model, task, "
         "config) is shown.",
     )
     board.add_argument("paths", nargs="*", type=Path, metavar="RESULTS_DIR",
@@ -39,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "compare",
         help="paired comparison of two runs (B minus A) with bootstrap interval and McNemar",
         description="Compare run B with run A problem by problem: the difference in "
-        "percentage points with a paired bootstrap 95%% interval over problems, the exact "
+        "percentage points with a paired bootstrap 95% interval over problems, the exact "
         "McNemar test when n = 1, and the problems that flipped. RUN_A/RUN_B may be run "
         "folders, summary files, or folders of runs (matched by task).",
     )
@@ -59,10 +60,13 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         "instead requires the lower bound to be above -max-drop (non-inferiority). The "
         "baseline may be a summary file kept in git (see --write-baseline).",
     )
-    gate.add_argument("--baseline", type=Path, metavar="RUN_OR_FILE")
-    gate.add_argument("--candidate", type=Path, metavar="RUN")
-    gate.add_argument("--max-drop", type=float, metavar="POINTS",
-                      help="allowed drop in percentage points (e.g. 1.0)")
+    required = gate.add_argument_group(
+        "required arguments", "all three, except with --write-baseline (which needs --output)")
+    required.add_argument("--baseline", type=Path, metavar="RUN_OR_FILE",
+                          help="run folder or summary file to compare against")
+    required.add_argument("--candidate", type=Path, metavar="RUN", help="the new run")
+    required.add_argument("--max-drop", type=float, metavar="POINTS",
+                          help="allowed drop in percentage points (e.g. 1.0)")
     gate.add_argument("--alpha", type=float, default=0.05, help="significance level (0.05)")
     gate.add_argument("--strict", action="store_true",
                       help="non-inferiority: pass only if the drop is shown to be at most "
@@ -92,17 +96,18 @@ def _add_comparison_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--allow-mismatch", action="store_true",
                         help="compare runs with different datasets, n, task versions, "
                         "problem sets or unfinished runs (over the shared problems), flagged")
-    parser.add_argument("--resamples", type=int, default=10_000, help="bootstrap resamples")
+    parser.add_argument("--resamples", type=int, default=REPORT_RESAMPLES,
+                        help="bootstrap resamples")
     parser.add_argument("--seed", type=int, default=None, help="bootstrap seed (fixed default)")
 
 
 def _comparison_settings(args: argparse.Namespace) -> Any:
-    from harness.reports import compare, stats
+    from harness.reports import compare
 
     if args.resamples < 100:
         raise HarnessError(f"--resamples must be at least 100, got {args.resamples}")
     return compare.Settings(metric=args.metric, resamples=args.resamples,
-                            seed=stats.DEFAULT_SEED if args.seed is None else args.seed,
+                            seed=REPORT_SEED if args.seed is None else args.seed,
                             allow_mismatch=args.allow_mismatch)
 
 
