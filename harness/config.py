@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -15,7 +15,8 @@ DEFAULT_K = (1, 10, 100)
 
 # Settings that do not change results: excluded from the config hash (and so from run ids).
 NON_RESULT_FIELDS = {"output_dir", "fresh", "progress", "workers", "batch_size", "exec_cache",
-                     "generation_cache", "models_files"}
+                     "generation_cache", "models_files", "overlap", "executor", "ray_address",
+                     "replicas"}
 
 
 class RunConfig(BaseModel):
@@ -46,6 +47,10 @@ class RunConfig(BaseModel):
     workers: int | None = Field(None, ge=1)
     timeout: float | None = Field(None, gt=0, le=86400, allow_inf_nan=False)
     exec_cache: bool = True
+    overlap: bool = True  # execute samples while the model is still generating
+    executor: Literal["local", "ray"] = "local"
+    ray_address: str | None = None
+    replicas: int = Field(1, ge=1)  # data-parallel model replicas (Ray actors)
     generation_cache: bool = True
     progress: bool = True
 

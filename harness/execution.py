@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -38,6 +38,8 @@ class ExecSettings:
     timeout: float | None = None  # fixed limit; None: calibrated
     cache: bool = True
     progress: bool = True
+    executor: str = "local"  # or "ray": one sandbox pool per node of a Ray cluster
+    ray_address: str | None = None
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,7 @@ class Executor:
         self.timeouts: dict[str, float] = {}
 
     def __enter__(self) -> Executor:
-        self._sandbox = open_sandbox(self.settings.sandbox, self.settings.workers)
+        self._sandbox = self._open_sandbox()
         try:
             self._sandbox.__enter__()
             self.info = self._prepare(self._sandbox)
@@ -102,6 +104,16 @@ class Executor:
             self._sandbox.__exit__(None, None, None)
             raise
         return self
+
+    def _open_sandbox(self) -> Sandbox:
+        if self.settings.executor == "local":
+            return open_sandbox(self.settings.sandbox, self.settings.workers)
+        if self.settings.executor != "ray":
+            raise HarnessError(f"unknown executor {self.settings.executor!r}; local or ray")
+        from harness.distributed import open_executor_sandbox
+
+        return open_executor_sandbox(self.settings.executor, self.settings.sandbox,
+                                     self.settings.workers, self.settings.ray_address)
 
     def __exit__(self, *exc: object) -> None:
         if self._sandbox is not None:
@@ -151,27 +163,34 @@ class Executor:
                                 dataset_hash=self.dataset_sha256, progress=bar)
 
     def run(self, samples: Iterable[SampleRecord]) -> Iterator[ExecutionRecord]:
-        """A verdict for each sample of a problem that is not excluded, as they finish."""
+        """A verdict for each sample of a problem that is not excluded, as they finish.
+        ``samples`` is read lazily: it may still be growing (generation under way)."""
         assert self._sandbox is not None and self.info is not None, "use `with Executor(...)`"
         from harness.sandbox.execute import execute
 
         excluded = self.info.excluded_keys
-        jobs = []
-        for sample in samples:
-            if sample.key in excluded:
-                continue
-            problem = self.problems[sample.key]
-            if not sample.code_found:
-                yield no_code_record(problem, sample)
-                continue
-            jobs.append(make_job(self.task, problem, sample, self.timeouts.get(problem.key)))
-        for job, outcome in execute(jobs, self._sandbox, self._cache):
+        unrun: deque[ExecutionRecord] = deque()
+
+        def jobs() -> Iterator[ExecJob]:
+            for sample in samples:
+                if sample.key in excluded:
+                    continue
+                problem = self.problems[sample.key]
+                if not sample.code_found:
+                    unrun.append(no_code_record(problem, sample))
+                    continue
+                yield make_job(self.task, problem, sample, self.timeouts.get(problem.key))
+
+        for job, outcome in execute(jobs(), self._sandbox, self._cache):
+            while unrun:
+                yield unrun.popleft()
             key, _, index = job.job_id.rpartition("#")
             yield ExecutionRecord(
                 key=key, task_id=self.problems[key].task_id, sample=int(index),
-                status=outcome.status.value,
-                detail=safe_text(outcome.detail)[:DETAIL_CHARS],
+                status=outcome.status.value, detail=safe_text(outcome.detail)[:DETAIL_CHARS],
                 duration_s=round(outcome.duration_s, 4), cached=outcome.cached)
+        while unrun:
+            yield unrun.popleft()
 
 
 PROBE = """import importlib.metadata, importlib.util, json, re, sys

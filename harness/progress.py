@@ -13,12 +13,14 @@ class _NoBar:
 
 
 @contextmanager
-def progress(total: int, description: str, enabled: bool = True) -> Iterator[Any]:
+def progress(total: int, description: str, enabled: bool = True, position: int = 0
+             ) -> Iterator[Any]:
+    """A bar on stderr; ``position`` stacks bars shown at once (generation and execution)."""
     if not enabled:
         yield _NoBar()
         return
     from tqdm import tqdm
 
     with tqdm(total=total, desc=description, unit="sample", dynamic_ncols=True,
-              mininterval=0.5) as bar:
+              mininterval=0.5, position=position, leave=True) as bar:
         yield bar

@@ -11,18 +11,21 @@ from __future__ import annotations
 import logging
 import signal
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
+from queue import Empty, Full, Queue
 from types import FrameType
 from typing import Any
 
 from harness.backends import BackendContext, ModelAPI, ModelSpec, create_backend, resolve_model
 from harness.config import RunConfig
 from harness.errors import HarnessError
-from harness.execution import ExecSettings, Executor
+from harness.execution import ExecSettings, ExecutionInfo, Executor
 from harness.generation import generate, pending_requests
 from harness.plan import Mode, RunPlan
 from harness.progress import progress
@@ -48,6 +51,8 @@ log = logging.getLogger(__name__)
 # Chat answers carry prose and, for reasoning models, long thinking before the code: the
 # completion-style defaults (512 tokens) would cut most of them.
 CHAT_MAX_NEW_TOKENS = 4096
+# Generated samples waiting for the sandbox; past this, generation waits for execution.
+OVERLAP_QUEUE = 4096
 
 
 @dataclass(frozen=True)
@@ -56,7 +61,7 @@ class RunOutput:
 
     run_dir: Path
     run_info: RunInfo
-    metrics: Metrics
+    metrics: Metrics | None  # None after `harness generate` (nothing scored yet)
 
     def samples(self) -> list[SampleRecord]:
         return list(RunStore(self.run_dir).samples().values())
@@ -65,13 +70,16 @@ class RunOutput:
         return list(RunStore(self.run_dir).executions().values())
 
 
-def run(config: RunConfig, samples_path: Path | None = None) -> RunOutput:
-    """Generate (or read ``samples_path``), execute and score; resumable."""
+def run(config: RunConfig, samples_path: Path | None = None, *, execute: bool = True
+        ) -> RunOutput:
+    """Generate (or read ``samples_path``), execute and score; resumable. With
+    ``execute=False`` only the samples are made (``harness generate``)."""
     with sigterm_as_interrupt():
         task = create_task(config.task, TaskOptions(
             data_dir=config.data_path(), strict=config.strict, args=dict(config.task_args)))
         all_problems = task.load()
         problems = select_problems(task, all_problems, config)
+        info: ExecutionInfo | None = None
         if samples_path is not None:
             in_file = read_samples_file(samples_path, task, {p.key for p in all_problems})
             plan = samples_plan(config, task, problems, samples_path, in_file)
@@ -79,18 +87,24 @@ def run(config: RunConfig, samples_path: Path | None = None) -> RunOutput:
                 started = open_run(store, config, plan)
                 for record in file_sample_records(plan, in_file, store.samples(), config.sanitize):
                     store.add_sample(record)
-            return finish(config, plan, started)
-        spec = resolve_model(config.model, [Path(p) for p in config.models_files])
-        spec = chat_spec(config, spec)
-        with load_backend(config, task, spec) as backend:
-            plan = model_plan(config, task, problems, spec, backend)
-            with RunStore(plan.run_dir) as store:
-                started = open_run(store, config, plan)
-                generate_into(store, config, plan, backend)
-        return finish(config, plan, started)
+        else:
+            spec = resolve_model(config.model, [Path(p) for p in config.models_files])
+            spec = chat_spec(config, spec)
+            with load_backend(config, task, spec) as backend:
+                plan = model_plan(config, task, problems, spec, backend)
+                with RunStore(plan.run_dir) as store:
+                    started = open_run(store, config, plan)
+                    if execute and task.executes and config.overlap:
+                        info = generate_and_execute(store, config, plan, backend)
+                    else:
+                        generate_into(store, config, plan, backend)
+        if not execute:
+            return generated(config, plan, started)
+        return finish(config, plan, started, info)
 
 
-def finish(config: RunConfig, plan: RunPlan, started: str) -> RunOutput:
+def finish(config: RunConfig, plan: RunPlan, started: str, info: ExecutionInfo | None
+           ) -> RunOutput:
     """Execute what is not executed yet, score, and write the final files."""
     with RunStore(plan.run_dir) as store:
         store.open(plan.config_hash, fresh=False)
@@ -98,28 +112,8 @@ def finish(config: RunConfig, plan: RunPlan, started: str) -> RunOutput:
         missing = [sid for sid in plan.sample_ids() if sid not in samples]
         if missing:
             raise HarnessError(f"{len(missing)} samples were not generated; rerun to resume")
-        info = None
-        if plan.task.executes:
-            if not config.exec_cache and store.executions():
-                log.info("--no-exec-cache: executing all %d samples again", len(samples))
-                store.discard_executions()
-            done = store.executions()
-            todo = [samples[sid] for sid in plan.sample_ids() if sid not in done]
-            if done and todo:
-                log.info("resuming: %d of %d executions done", len(done), plan.total_samples)
-            settings = ExecSettings(sandbox=config.sandbox, workers=config.workers,
-                                    timeout=config.timeout, cache=config.exec_cache,
-                                    progress=config.progress)
-            with Executor(plan.task, plan.problems, settings, plan.dataset_sha256) as executor:
-                info = executor.info
-                excluded = info.excluded_keys if info else set()
-                todo = [s for s in todo if s.key not in excluded]
-                sandbox = info.sandbox.backend if info else "sandbox"
-                with progress(len(todo), f"execute ({sandbox})",
-                              config.progress and bool(todo)) as bar:
-                    for record in executor.run(todo):
-                        store.add_execution(record)
-                        bar.update(1)
+        if plan.task.executes and info is None:
+            info = execute_into(store, config, plan, backlog(store, config, plan), None)
         metrics = score(plan, samples, store.executions(), info)
         store.write_metrics(metrics)
         run_info = run_record(config, plan, started, "complete")
@@ -127,6 +121,112 @@ def finish(config: RunConfig, plan: RunPlan, started: str) -> RunOutput:
             run_info = run_info.model_copy(update={"limits": info.limits, "sandbox": info.sandbox})
         store.write_run_info(run_info)
     return RunOutput(plan.run_dir, run_info, metrics)
+
+
+def generated(config: RunConfig, plan: RunPlan, started: str) -> RunOutput:
+    """The end of a generation-only run: run.json says so; no metrics yet."""
+    with RunStore(plan.run_dir) as store:
+        store.open(plan.config_hash, fresh=False)
+        run_info = run_record(config, plan, started, "running")
+        store.write_run_info(run_info)
+    return RunOutput(plan.run_dir, run_info, None)
+
+
+def exec_settings(config: RunConfig) -> ExecSettings:
+    return ExecSettings(sandbox=config.sandbox, workers=config.workers, timeout=config.timeout,
+                        cache=config.exec_cache, progress=config.progress,
+                        executor=config.executor, ray_address=config.ray_address)
+
+
+def backlog(store: RunStore, config: RunConfig, plan: RunPlan) -> list[SampleRecord]:
+    """Samples in the folder without a verdict yet (all of them with --no-exec-cache)."""
+    if not config.exec_cache and store.executions():
+        log.info("--no-exec-cache: executing the samples again")
+        store.discard_executions()
+    samples = store.samples()
+    done = store.executions()
+    todo = [samples[sid] for sid in plan.sample_ids() if sid in samples and sid not in done]
+    if done and todo:
+        log.info("resuming: %d of %d executions done", len(done), plan.total_samples)
+    return todo
+
+
+def execute_into(store: RunStore, config: RunConfig, plan: RunPlan,
+                 todo: list[SampleRecord], incoming: Iterator[SampleRecord] | None
+                 ) -> ExecutionInfo:
+    """Execute ``todo``, then each sample ``incoming`` yields as it comes, appending the
+    verdicts to the run folder."""
+    settings = exec_settings(config)
+    with Executor(plan.task, plan.problems, settings, plan.dataset_sha256) as executor:
+        info = executor.info
+        assert info is not None
+        excluded = info.excluded_keys
+        expected = plan.total_samples - len(store.executions()) if incoming else len(todo)
+        expected -= sum(plan.samples_per_problem[key] for key in excluded) if incoming else 0
+        stream = chain(todo, incoming or ())
+        with progress(max(expected, 0), f"execute ({info.sandbox.backend})",
+                      config.progress and expected > 0, position=1 if incoming else 0) as bar:
+            for record in executor.run(s for s in stream if s.key not in excluded):
+                store.add_execution(record)
+                bar.update(1)
+    return info
+
+
+def generate_and_execute(store: RunStore, config: RunConfig, plan: RunPlan, backend: ModelAPI
+                         ) -> ExecutionInfo:
+    """Generation here, execution in a thread: samples are executed as they arrive through
+    a bounded queue, so the run takes about max(generation, execution), not their sum. The
+    thread also starts the sandbox and calibrates the time limits while the model works."""
+    todo = backlog(store, config, plan)
+    queue: Queue[SampleRecord | None] = Queue(maxsize=OVERLAP_QUEUE)
+    stop = threading.Event()
+    result: dict[str, Any] = {}
+
+    def incoming() -> Iterator[SampleRecord]:
+        while not stop.is_set():
+            try:
+                item = queue.get(timeout=0.2)
+            except Empty:
+                continue
+            if item is None:
+                return
+            yield item
+
+    def consume() -> None:
+        try:
+            result["info"] = execute_into(store, config, plan, todo, incoming())
+        except BaseException as exc:  # handed to the main thread, which re-raises it
+            result["error"] = exc
+            stop.set()
+
+    worker = threading.Thread(target=consume, name="harness-execute", daemon=True)
+    worker.start()
+    try:
+        for record in generate_records(config, plan, backend, store):
+            while not stop.is_set():
+                try:
+                    queue.put(record, timeout=0.2)
+                    break
+                except Full:
+                    continue
+            if stop.is_set():
+                break
+        while not stop.is_set():
+            try:
+                queue.put(None, timeout=0.2)
+                break
+            except Full:
+                continue
+        while worker.is_alive():
+            worker.join(timeout=0.2)
+    except BaseException:
+        stop.set()
+        worker.join()
+        raise
+    if "error" in result:
+        raise result["error"]
+    info: ExecutionInfo = result["info"]
+    return info
 
 
 @contextmanager
@@ -184,7 +284,13 @@ def load_backend(config: RunConfig, task: Task, spec: ModelSpec) -> Iterator[Mod
     if spec.backend in ("hf", "vllm"):
         log.info("loading model %s (%s backend)...", spec.model or spec.name, spec.backend)
     began = time.monotonic()
-    with create_backend(spec, context) as backend:
+    if config.replicas > 1:
+        from harness.distributed import maybe_replicate
+
+        made = maybe_replicate(spec, context, config.replicas, config.ray_address)
+    else:
+        made = create_backend(spec, context)
+    with made as backend:
         if time.monotonic() - began > 1.0:
             log.info("model loaded in %.0f s", time.monotonic() - began)
         yield backend
@@ -271,15 +377,17 @@ def file_sample_records(plan: RunPlan, in_file: dict[str, list[FileSample]],
             if (problem.key, item.sample) in done:
                 continue
             common = {"key": problem.key, "task_id": problem.task_id, "sample": item.sample,
-                      "raw": item.text, "finish_reason": None}
+                      "finish_reason": item.finish_reason}
             if sanitize:
-                extraction = plan.task.extract(problem, item.text)
-                yield SampleRecord(**common, completion=extraction.code, kind="solution",
-                                   code_found=extraction.found, extraction=extraction.detail)
+                answer = item.raw if item.raw is not None else item.text
+                extraction = plan.task.extract(problem, answer)
+                yield SampleRecord(**common, raw=answer, completion=extraction.code,
+                                   kind="solution", code_found=extraction.found,
+                                   extraction=extraction.detail)
             else:
-                yield SampleRecord(**common, completion=item.text, kind=item.kind,
-                                   code_found=bool(item.text.strip()) or item.kind == "completion",
-                                   extraction="" if item.text.strip() else "empty sample")
+                yield SampleRecord(**common, raw=item.raw if item.raw is not None else item.text,
+                                   completion=item.text, kind=item.kind,
+                                   code_found=item.code_found, extraction=item.extraction)
 
 
 def open_run(store: RunStore, config: RunConfig, plan: RunPlan) -> str:
@@ -316,7 +424,9 @@ def run_record(config: RunConfig, plan: RunPlan, started: str, status: str) -> R
     )
 
 
-def generate_into(store: RunStore, config: RunConfig, plan: RunPlan, backend: ModelAPI) -> None:
+def generate_records(config: RunConfig, plan: RunPlan, backend: ModelAPI, store: RunStore
+                     ) -> Iterator[SampleRecord]:
+    """Generate the missing samples, appending each to the run folder, and yield it."""
     requests = pending_requests(plan, store.samples())
     total = sum(len(r.sample_indices) for r in requests)
     if not total:
@@ -331,14 +441,26 @@ def generate_into(store: RunStore, config: RunConfig, plan: RunPlan, backend: Mo
             for record in generate(plan, backend, requests, cache):
                 store.add_sample(record)
                 bar.update(1)
+                yield record
     finally:
         if cache is not None:
             cache.close()
 
 
+def generate_into(store: RunStore, config: RunConfig, plan: RunPlan, backend: ModelAPI) -> None:
+    for _ in generate_records(config, plan, backend, store):
+        pass
+
+
 def summary_lines(output: RunOutput) -> list[str]:
-    """The console summary of a finished run."""
+    """The console summary of a finished run (or of a generation-only one)."""
     metrics = output.metrics
+    if metrics is None:
+        info = output.run_info
+        return [f"{info.task.name} / {info.model.get('name')}: samples of "
+                f"{info.task.num_problems} problems generated",
+                f"samples: {output.run_dir / 'samples.jsonl'} (harness evaluate --task "
+                f"{info.task.name} --samples ... scores them)"]
     scores = ", ".join(f"{name} = {value:.2f}" for name, value in metrics.metrics.items())
     lines = [f"{metrics.task} / {metrics.model}: {metrics.num_problems} problems, "
              f"n = {metrics.n}: {scores}"]

