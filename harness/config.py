@@ -16,7 +16,10 @@ DEFAULT_K = (1, 10, 100)
 # Settings that do not change results: excluded from the config hash (and so from run ids).
 NON_RESULT_FIELDS = {"output_dir", "fresh", "progress", "workers", "batch_size", "exec_cache",
                      "generation_cache", "models_files", "overlap", "executor", "ray_address",
-                     "replicas"}
+                     "replicas",
+                     # The task's validated options (defaults included) are hashed instead,
+                     # so spelling out a default changes nothing.
+                     "task_args"}
 
 
 class RunConfig(BaseModel):

@@ -7,6 +7,7 @@ import os
 import platform
 import subprocess
 import sys
+import tomllib
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
@@ -35,18 +36,38 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def git_commit() -> str | None:
+def source_checkout() -> Path | None:
+    """This project's git checkout, when the harness runs from one (an editable install).
+
+    Installed from a wheel, the package sits in site-packages, which may itself lie inside
+    some other repository: that repository's commit says nothing about this code.
+    """
     root = Path(__file__).resolve().parent.parent
+    pyproject = root / "pyproject.toml"
+    if not (root / ".git").exists() or not pyproject.is_file():
+        return None
+    try:
+        project = tomllib.loads(pyproject.read_text()).get("project", {})
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    return root if project.get("name") == "harness" else None
+
+
+def git_commit() -> str | None:
+    """HEAD of this project's checkout (``-dirty`` with uncommitted changes), else None."""
+    root = source_checkout()
+    if root is None:
+        return None
     try:
         done = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True,
                               text=True, timeout=5, check=False)
+        if done.returncode != 0:
+            return None
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, timeout=5, check=False).stdout.strip()
     except (OSError, subprocess.TimeoutExpired):
         return None
-    if done.returncode != 0:
-        return None
-    dirty = subprocess.run(
-        ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-        capture_output=True, text=True, timeout=5, check=False).stdout.strip()
     return done.stdout.strip() + ("-dirty" if dirty else "")
 
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Generic, TypeVar
 
-from harness.errors import UnknownNameError
+from harness.errors import HarnessError, UnknownNameError
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -33,6 +33,7 @@ class Registry(Generic[T]):
         self.entry_point_group = entry_point_group
         self._lazy: dict[str, str] = dict(builtins)
         self._loaded: dict[str, T] = {}
+        self._plugins: dict[str, str] = {}  # name -> the distribution that declared it
         self._entry_points_read = False
 
     def register(self, name: str) -> Callable[[T], T]:
@@ -49,7 +50,11 @@ class Registry(Generic[T]):
             return
         self._entry_points_read = True
         for ep in entry_points(group=self.entry_point_group):
-            self._lazy.setdefault(ep.name, ep.value)
+            if ep.name in self._lazy:  # a built-in (or an earlier plugin) keeps its name
+                log.debug("%s %r from entry point %s ignored", self.kind, ep.name, ep.value)
+                continue
+            self._lazy[ep.name] = ep.value
+            self._plugins[ep.name] = ep.dist.name if ep.dist is not None else ep.value
 
     def names(self) -> list[str]:
         self._read_entry_points()
@@ -66,7 +71,15 @@ class Registry(Generic[T]):
                 f" (known: {', '.join(self.names())})"
             )
         module_name, _, attribute = target.partition(":")
-        module = importlib.import_module(module_name)
-        obj: T = getattr(module, attribute)
+        if name not in self._plugins:
+            obj: T = getattr(importlib.import_module(module_name), attribute)
+        else:
+            try:
+                obj = getattr(importlib.import_module(module_name), attribute)
+            except (ImportError, AttributeError) as exc:
+                raise HarnessError(
+                    f"{self.kind} {name!r} from the plugin {self._plugins[name]!r} cannot be "
+                    f"loaded ({target}): {type(exc).__name__}: {exc}"
+                ) from exc
         self._loaded[name] = obj
         return obj

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from harness.errors import HarnessError
 from harness.io import JsonlAppender, atomic_write_json, read_jsonl_tolerant
-from harness.schema import ExecutionRecord, Metrics, RunInfo, SampleRecord
+from harness.schema import ExecutionRecord, Metrics, RunInfo, SampleRecord, first_error
 
 SampleId = tuple[str, int]
 
@@ -138,12 +138,6 @@ class RunStore:
         self.executions_path.unlink(missing_ok=True)
         self.metrics_path.unlink(missing_ok=True)
         self._executions = JsonlAppender(self.executions_path)
-
-
-def first_error(exc: ValidationError) -> str:
-    error = exc.errors()[0]
-    where = ".".join(str(part) for part in error["loc"]) or "file"
-    return f"{where}: {error['msg']}"
 
 
 def remove_run(run_dir: Path) -> None:

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 SCHEMA_VERSION = 2
 Status = Literal["passed", "failed", "timeout", "error"]
@@ -188,7 +188,8 @@ class Metrics(Record):
     @classmethod
     def _upgrade_v1(cls, data: Any) -> Any:
         # Version 1 kept per-problem pass@k as top-level keys of each row.
-        if isinstance(data, dict) and data.get("schema_version", SCHEMA_VERSION) < 2:
+        version = data.get("schema_version") if isinstance(data, dict) else None
+        if isinstance(version, int) and version < 2:
             data = dict(data)
             rows = []
             for row in data.get("per_problem", []):
@@ -257,6 +258,22 @@ class SummaryFile(Record):
                     {k: v for k, v in run.items() if k != "schema_version"}
                     if isinstance(run, dict) else run for run in runs]}
         return data
+
+
+def first_error(exc: ValidationError) -> str:
+    """The first problem of a validation error in one line: the field's path, what is
+    wrong, and the value found."""
+    error = exc.errors()[0]
+    where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}"
+                    for part in error["loc"]).lstrip(".")
+    if error["type"] == "missing":
+        return f"field {where!r} is missing"
+    if error["type"] == "extra_forbidden":
+        return f"field {where!r} is not part of the format"
+    found = json.dumps(error.get("input"), default=str)
+    found = found if len(found) <= 60 else found[:57] + "..."
+    message = error["msg"][:1].lower() + error["msg"][1:]
+    return f"field {where!r}: {message}, got {found}" if where else message
 
 
 FILES: dict[str, type[Record]] = {

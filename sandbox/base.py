@@ -80,6 +80,28 @@ class Sandbox(ABC):
     def run(self, jobs: Iterable[ExecJob]) -> Iterator[tuple[ExecJob, Outcome]]:
         """Yield each job with its outcome as it finishes (any order)."""
 
+    def run_retrying(
+        self, jobs: Iterable[ExecJob], retry_timeouts: int
+    ) -> Iterator[tuple[ExecJob, Outcome]]:
+        """Like :meth:`run`, but a job that times out runs up to ``retry_timeouts`` more times
+        before the timeout is final (a moment of load should not flip a verdict).
+
+        This default re-runs the timed-out jobs after all others have finished; a backend
+        that can interleave them with the remaining jobs overrides it.
+        """
+        pending: Iterable[ExecJob] = jobs
+        for attempt in range(retry_timeouts + 1):
+            final = attempt == retry_timeouts
+            timed_out: list[ExecJob] = []
+            for job, outcome in self.run(pending):
+                if outcome.status is Status.TIMEOUT and not final:
+                    timed_out.append(job)
+                else:
+                    yield job, outcome
+            if not timed_out:
+                return
+            pending = timed_out
+
     def identity(self) -> str:
         """Backend name plus anything that changes outcomes (image id): part of cache keys."""
         return self.name

@@ -16,13 +16,14 @@ import subprocess
 import time
 from pathlib import Path
 
+from harness import settings
 from harness.errors import HarnessError
 
 logger = logging.getLogger(__name__)
 
 DOCKERD_FLAGS = ("--bridge=none", "--iptables=false", "--ip6tables=false")
 # Extra daemon flags for unusual hosts, e.g. "--storage-driver=vfs --data-root=/mnt/docker".
-EXTRA_FLAGS_ENV = "HARNESS_DOCKERD_FLAGS"
+EXTRA_FLAGS_ENV = settings.DOCKERD_FLAGS_ENV
 LOG_PATH = Path("/var/log/harness-dockerd.log")
 LOCK_PATH = Path("/run/harness-dockerd.lock")
 INSTALL_HINT = "run `sudo sandbox/setup-host.sh` or `apt-get install docker.io`"
@@ -69,7 +70,7 @@ def dockerd_command() -> list[str]:
         )
     if binary is None:
         raise HarnessError(f"the Docker daemon (dockerd) is not installed: {INSTALL_HINT}")
-    return [binary, *DOCKERD_FLAGS, *shlex.split(os.environ.get(EXTRA_FLAGS_ENV, ""))]
+    return [binary, *DOCKERD_FLAGS, *settings.dockerd_flags()]
 
 
 def ensure_dockerd(timeout_s: float = 60) -> None:

@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TextIO
 
+from harness import settings
 from harness.errors import HarnessError
 from harness.sandbox.dockerd import docker_client, ensure_dockerd
 
@@ -52,9 +53,9 @@ BUILD_SCRIPT_VERSION = "1"
 APT_PACKAGES = ("python3", "python3-pip", "ca-certificates", "tzdata")
 PYTHON_IN_IMAGE = "/usr/local/bin/python3"
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
-MIRROR_ENV = "HARNESS_DEBIAN_MIRROR"
+MIRROR_ENV = settings.DEBIAN_MIRROR_ENV
 # For `docker build`: a registry mirror's copy of python:3.11-slim-bookworm, say.
-BASE_IMAGE_ENV = "HARNESS_SANDBOX_BASE_IMAGE"
+BASE_IMAGE_ENV = settings.SANDBOX_BASE_IMAGE_ENV
 
 SANDBOX_DIR = Path(__file__).resolve().parent
 REQUIREMENTS = SANDBOX_DIR / "requirements-sandbox.txt"
@@ -213,8 +214,7 @@ def _existing(tag: str) -> str | None:
 
 def cache_dir() -> Path:
     """Where root file systems and wheels are cached (``$HARNESS_CACHE_DIR/sandbox``)."""
-    root = os.environ.get("HARNESS_CACHE_DIR") or "~/.cache/harness"
-    return Path(root).expanduser() / "sandbox"
+    return settings.cache_dir() / "sandbox"
 
 
 def ensure_rootfs() -> Path:
@@ -287,7 +287,7 @@ def _find_sbin(name: str) -> str | None:
 
 def debian_mirror() -> str:
     """The Debian mirror: ``$HARNESS_DEBIAN_MIRROR``, else the one apt uses for the suite."""
-    configured = os.environ.get(MIRROR_ENV)
+    configured = settings.debian_mirror()
     if configured:
         return configured
     return _apt_mirror(Path("/etc/apt")) or DEFAULT_MIRROR
@@ -479,7 +479,7 @@ def _docker_import(rootfs: Path, tag: str, inputs: BuildInputs) -> None:
 
 
 def _docker_build(tag: str, inputs: BuildInputs) -> None:
-    base_image = os.environ.get(BASE_IMAGE_ENV)
+    base_image = settings.sandbox_base_image()
     build_args = ["--build-arg", f"BASE_IMAGE={base_image}"] if base_image else []
     logger.info(
         "docker build -f %s -t %s (needs a registry with python:3.11-slim)", DOCKERFILE, tag

@@ -21,11 +21,9 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
+from harness import settings
 from harness.errors import HarnessError
-
-DEFAULT_SANDBOX_VENV = Path("~/.cache/harness/sandbox-venv")
 
 # Printed by the candidate interpreter: where it lives and what it has installed.
 DESCRIBE = """import importlib.metadata, json, sys
@@ -48,10 +46,6 @@ class Interpreter:
         return f"py{self.version}:{self.packages_digest}"
 
 
-def sandbox_venv() -> Path:
-    return Path(os.environ.get("HARNESS_SANDBOX_VENV") or DEFAULT_SANDBOX_VENV).expanduser()
-
-
 def choose_executable() -> str:
     return _choice()[0]
 
@@ -62,16 +56,16 @@ def choice_reason() -> str:
 
 
 def _choice() -> tuple[str, str]:
-    chosen = os.environ.get("HARNESS_SANDBOX_PYTHON")
+    chosen = settings.sandbox_python()
     if chosen:
         if not os.access(chosen, os.X_OK):
             raise HarnessError(f"HARNESS_SANDBOX_PYTHON={chosen} is not an executable "
                                "Python interpreter")
         return chosen, "from HARNESS_SANDBOX_PYTHON"
-    venv_python = sandbox_venv() / "bin" / "python"
+    venv_python = settings.sandbox_venv() / "bin" / "python"
     if venv_python.exists():
         return str(venv_python), "the sandbox venv"
-    return sys.executable, (f"the harness's own; no sandbox venv at {sandbox_venv()} "
+    return sys.executable, (f"the harness's own; no sandbox venv at {settings.sandbox_venv()} "
                             "(make sandbox-venv builds it)")
 
 

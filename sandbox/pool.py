@@ -433,6 +433,12 @@ class PoolSandbox(Sandbox):
             for worker in list(busy.values()):
                 self._discard(worker)
 
+    def run_retrying(
+        self, jobs: Iterable[ExecJob], retry_timeouts: int
+    ) -> Iterator[tuple[ExecJob, Outcome]]:
+        # Re-runs go to the next free worker, interleaved with the jobs not yet started.
+        return self.run(jobs, retry_timeouts=retry_timeouts)
+
     def _discard(self, worker: WorkerProcess) -> None:
         if self._selector is not None and worker.sock is not None:
             with contextlib.suppress(KeyError, ValueError):

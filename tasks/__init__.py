@@ -12,6 +12,8 @@ tasks: Registry[type[Task]] = Registry(
     {
         "humaneval": "harness.tasks.humaneval:HumanEval",
         "humaneval-plus": "harness.tasks.humaneval_plus:HumanEvalPlus",
+        "humaneval-infilling": "harness.tasks.humaneval_infilling:HumanEvalInfilling",
+        "humaneval-line-completion": "harness.tasks.line_completion:HumanEvalLineCompletion",
         "mbpp": "harness.tasks.mbpp:MBPP",
         "mbpp-sanitized": "harness.tasks.mbpp:MBPPSanitized",
         "mbpp-plus": "harness.tasks.mbpp_plus:MBPPPlus",

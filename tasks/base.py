@@ -1,4 +1,5 @@
-"""The task plugin interface: dataset loader, prompt builder, post-processing, scorers."""
+"""The task plugin interface: dataset loader, prompt builders (completion and chat),
+post-processing and answer extraction, typed options, scorers."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from typing import Any, ClassVar
 
 from harness.records import Prompt
 from harness.sandbox.base import Limits
+from harness.sanitize import Extraction, extract_code, strip_reasoning
+from harness.tasks.options import NoOptions, OptionsModel, parse_options
 
 
 @dataclass(frozen=True)
@@ -63,8 +66,23 @@ class DatasetFile:
 class TaskOptions:
     data_dir: Path | None = None
     strict: bool = False  # compare results by type and value where the task can
-    source: str | None = None  # docgen: a source tree or "stdlib"
-    args: dict[str, str] = field(default_factory=dict)  # task-specific --task-arg KEY=VALUE
+    # The raw --task-arg KEY=VALUE strings; the task validates them into its ``Options``.
+    args: dict[str, str] = field(default_factory=dict)
+
+
+# evalplus's instruction for chat models (codegen's ``instruction_prefix``), followed by the
+# problem in a fenced block: the model answers with a whole program.
+SCRIPT_INSTRUCTION = ("Please provide a self-contained Python script that solves the "
+                      "following problem in a markdown code block:")
+
+
+def text_extraction(text: str, what: str = "text") -> Extraction:
+    """An extraction of prediction text (non-executing tasks): not found when empty."""
+    return Extraction(code=text, found=bool(text), detail="" if text else f"no {what} found")
+
+
+def fenced(code: str) -> str:
+    return f"```python\n{code.strip()}\n```\n"
 
 
 class Task(ABC):
@@ -78,9 +96,20 @@ class Task(ABC):
     scorers: ClassVar[tuple[str, ...]] = ()  # reference-based scorer names
     default_max_new_tokens: ClassVar[int] = 512
     scorer_lang: ClassVar[str] = "python"
+    # The --task-arg options (a pydantic model with extra="forbid"); validated into ``args``.
+    Options: ClassVar[type[OptionsModel]] = NoOptions
+    # How the task asks a chat model (``chat_prompt``), shown by ``harness tasks NAME``.
+    chat_instruction: ClassVar[str] = SCRIPT_INSTRUCTION
+    chat_layout: ClassVar[str] = "the instruction, then the problem in a ```python code block"
+    chat_answer: ClassVar[str] = (
+        "a whole Python program: the code blocks of the answer (or the answer itself), "
+        "reduced to the entry point and what it needs, tested as the solution")
+
+    args: OptionsModel  # the validated options; subclasses narrow the type
 
     def __init__(self, options: TaskOptions | None = None) -> None:
         self.options = options or TaskOptions()
+        self.args = parse_options(self.name, self.Options, self.options.args)
         self.dataset_files: list[DatasetFile] = []
 
     @abstractmethod
@@ -104,6 +133,45 @@ class Task(ABC):
         """The text compared with ``problem.references`` by reference scorers."""
         return completion
 
+    # -- chat mode -------------------------------------------------------------------------
+
+    def chat_problem(self, problem: Problem) -> str:
+        """The problem alone, without instruction: what an alias ``template`` receives as
+        ``{prompt}`` in chat mode. Default: the completion prompt's text."""
+        return problem.prompt.text.strip()
+
+    def chat_prompt(self, problem: Problem) -> Prompt:
+        """How the task asks a chat model: the problem alone as ``text`` and one user message
+        with ``chat_instruction`` and the problem in a markdown code block. In chat mode the
+        answer is read by ``extract``, never appended to a prompt."""
+        text = self.chat_problem(problem)
+        content = f"{self.chat_instruction}\n{fenced(text)}"
+        return Prompt(text=text, messages=({"role": "user", "content": content},))
+
+    def entry_point(self, problem: Problem) -> str:
+        """The function the tests call (executing tasks)."""
+        return str(problem.metadata.get("entry_point", ""))
+
+    def shown_code(self, problem: Problem) -> str:
+        """Code the chat prompt showed that a whole-program answer may rely on (HumanEval:
+        its prompt, with helper functions and imports)."""
+        return ""
+
+    def test_code(self, problem: Problem) -> str:
+        """The code run after the solution (tests and their setup): names it uses are kept
+        when an answer is reduced to what the entry point needs."""
+        return ""
+
+    def extract(self, problem: Problem, answer: str) -> Extraction:
+        """What a chat answer contributes: for executing tasks the whole program given to
+        ``program`` (as a samples file's ``solution``), else the prediction text. Default
+        for non-executing tasks: the answer without reasoning, stripped."""
+        if self.executes:
+            return extract_code(answer, self.entry_point(problem),
+                                prompt_code=self.shown_code(problem),
+                                test_code=self.test_code(problem))
+        return text_extraction(strip_reasoning(answer).strip())
+
     def normalize_task_id(self, raw: Any) -> str:
         """Map a task id as other tools write it (samples files) to this task's form."""
         return str(raw)
@@ -123,5 +191,6 @@ class Task(ABC):
         return {}
 
     def settings(self) -> dict[str, Any]:
-        """Task options that change results, recorded in run.json and the config hash."""
-        return {"strict": self.options.strict, "source": self.options.source, **self.options.args}
+        """Task options that change results, recorded in run.json and the config hash
+        (defaults included, so that spelling out a default keeps the hash)."""
+        return {"strict": self.options.strict, **self.args.model_dump(mode="json")}

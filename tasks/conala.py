@@ -8,17 +8,23 @@ position in the file (``"0"`` ... ``"499"``) unless every id in the file is uniq
 
 from __future__ import annotations
 
+import ast
 import json
+import re
 import textwrap
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
 
 from harness.errors import HarnessError
 from harness.io import atomic_write_text
 from harness.records import Prompt
-from harness.tasks.base import DatasetFile, Problem, Task, TaskOptions
+from harness.sanitize import Extraction, code_blocks, strip_reasoning
+from harness.tasks.base import DatasetFile, Problem, Task, TaskOptions, text_extraction
 from harness.tasks.data import HubExporter, locate
+from harness.tasks.options import OptionsModel
 
 HUB_ID = "neulab/conala"
 HUB_CONFIG = "curated"
@@ -29,7 +35,12 @@ INSTRUCTION = (
     "Reply with the code only."
 )
 PROMPT_TEMPLATE = INSTRUCTION + "\n\nTask: {intent}\nCode:\n"
-CHAT_TEMPLATE = INSTRUCTION + "\n\nTask: {intent}"
+CHAT_INSTRUCTION = (
+    "Write a short Python snippet, usually a single line, that does what the task asks. "
+    "Reply with the code only, in a markdown code block."
+)
+CHAT_TEMPLATE = CHAT_INSTRUCTION + "\n\nTask: {intent}"
+INLINE_CODE = re.compile(r"`([^`\n]+)`")
 
 
 def extract_snippet(completion: str) -> str:
@@ -44,6 +55,30 @@ def extract_snippet(completion: str) -> str:
                 body.append(inner)
             return textwrap.dedent("\n".join(body)).strip("\n").rstrip()
     return completion.strip("\n").split("\n\n", 1)[0].rstrip()
+
+
+def parses(code: str) -> bool:
+    try:
+        ast.parse(code)
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+def chat_snippet(answer: str) -> str:
+    """The snippet in a chat answer (the reference is one line of code, so one piece is
+    taken): reasoning dropped, then the first fenced code block; without one, the answer
+    itself if it is Python, else its first inline code span, else its first paragraph."""
+    text = strip_reasoning(answer).strip()
+    blocks = [block for block in code_blocks(text) if block.strip()]
+    if blocks:
+        return textwrap.dedent(blocks[0]).strip("\n").rstrip()
+    if parses(text):
+        return text
+    inline = INLINE_CODE.search(text)
+    if inline:
+        return inline.group(1).strip()
+    return text.split("\n\n", 1)[0].rstrip()
 
 
 def read_records(path: Path) -> list[dict[str, Any]]:
@@ -73,15 +108,25 @@ def export_from_hub(split: str) -> HubExporter:
     return export
 
 
+class CoNaLaOptions(OptionsModel):
+    split: Literal["test", "train"] = Field(
+        "test", description="which curated split to evaluate (500 or 2,379 examples)")
+
+
 class CoNaLa(Task):
     name: ClassVar[str] = "conala"
-    description: ClassVar[str] = (
-        "CoNaLa curated: intent -> Python snippet, BLEU and CodeBLEU (--task-arg split=test|train)"
-    )
+    description: ClassVar[str] = "CoNaLa curated: intent -> Python snippet, BLEU and CodeBLEU"
     executes: ClassVar[bool] = False
     scorers: ClassVar[tuple[str, ...]] = ("bleu", "codebleu")
     stop_sequences: ClassVar[tuple[str, ...]] = ("\nTask:",)
     default_max_new_tokens: ClassVar[int] = 128
+    Options: ClassVar[type[OptionsModel]] = CoNaLaOptions
+    args: CoNaLaOptions
+    chat_instruction: ClassVar[str] = CHAT_INSTRUCTION
+    chat_layout: ClassVar[str] = "the instruction, a blank line, then 'Task: <intent>'"
+    chat_answer: ClassVar[str] = (
+        "the snippet: the first fenced code block; without one the answer if it parses as "
+        "Python, else its first `inline code`, else its first paragraph")
 
     def __init__(self, options: TaskOptions | None = None) -> None:
         super().__init__(options)
@@ -89,16 +134,8 @@ class CoNaLa(Task):
         self._keys_by_task_id: dict[str, list[str]] = {}
         self._known_keys: set[str] = set()
 
-    def split(self) -> str:
-        split = self.options.args.get("split", "test")
-        if split not in SPLIT_FILES:
-            raise HarnessError(
-                f"conala: split must be one of {', '.join(SPLIT_FILES)}, not {split!r}"
-            )
-        return split
-
     def load(self) -> list[Problem]:
-        split = self.split()
+        split = self.args.split
         path = locate(
             SPLIT_FILES[split],
             subdir="conala",
@@ -117,16 +154,12 @@ class CoNaLa(Task):
                 Problem(
                     key=str(index) if by_position else task_id,
                     task_id=task_id,
-                    prompt=Prompt(
-                        text=PROMPT_TEMPLATE.format(intent=intent),
-                        messages=(
-                            {"role": "user", "content": CHAT_TEMPLATE.format(intent=intent)},
-                        ),
-                    ),
+                    prompt=Prompt(PROMPT_TEMPLATE.format(intent=intent)),
                     reference=snippet,
                     references=(snippet,),
                     metadata={
                         "index": index,
+                        "prompt_intent": intent,  # what the model is asked
                         "intent": record.get("intent"),
                         "rewritten_intent": record.get("rewritten_intent"),
                     },
@@ -149,9 +182,23 @@ class CoNaLa(Task):
     def postprocess(self, problem: Problem, completion: str) -> str:
         return extract_snippet(completion)
 
+    def chat_problem(self, problem: Problem) -> str:
+        return str(problem.metadata["prompt_intent"])
+
+    def chat_prompt(self, problem: Problem) -> Prompt:
+        intent = self.chat_problem(problem)
+        return Prompt(text=intent, messages=(
+            {"role": "user", "content": CHAT_TEMPLATE.format(intent=intent)},))
+
+    def extract(self, problem: Problem, answer: str) -> Extraction:
+        return text_extraction(chat_snippet(answer), "code")
+
     def normalize_task_id(self, raw: Any) -> str:
-        """``15080500``, ``"15080500"`` and ``"conala/15080500"`` name the same question."""
-        return str(raw).strip().rsplit("/", 1)[-1]
+        """``15080500``, ``"15080500"`` and ``"conala/15080500"`` name the same question;
+        other forms (``HumanEval/3``) stay as they are and match no problem."""
+        text = str(raw).strip()
+        match = re.fullmatch(r"(?i)(?:conala[/_-])?(\d+)", text)
+        return match.group(1) if match else text
 
     def sample_key(self, record: Mapping[str, Any]) -> str | None:
         """A samples line's problem: its ``key`` (harness samples), its ``index`` (0-based

@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from harness.deps import HUB_INSTALL, missing_dependency
 from harness.errors import DataNotFoundError, HarnessError
 from harness.io import atomic_write_text
+from harness.settings import cache_dir, dataset_dir_env, dataset_roots, datasets_offline
 from harness.tasks.base import TaskOptions
 
 log = logging.getLogger(__name__)
@@ -28,29 +29,11 @@ log = logging.getLogger(__name__)
 HubExporter = Callable[[Path], None]  # writes the expected file at the given path
 
 
-def cache_dir() -> Path:
-    return Path(os.environ.get("HARNESS_CACHE_DIR", Path.home() / ".cache" / "harness"))
-
-
-def offline() -> bool:
-    return any(
-        os.environ.get(var, "").lower() in {"1", "true", "yes", "on"}
-        for var in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE", "HARNESS_OFFLINE")
-    )
-
-
-def env_var_for(subdir: str) -> str:
-    return "HARNESS_" + "".join(c if c.isalnum() else "_" for c in subdir).upper() + "_DIR"
-
-
 def candidate_paths(names: Iterable[str], subdir: str, options: TaskOptions) -> list[Path]:
     roots: list[Path] = []
     if options.data_dir is not None:
         roots += [options.data_dir, options.data_dir / subdir]
-    if os.environ.get(env_var_for(subdir)):
-        roots.append(Path(os.environ[env_var_for(subdir)]))
-    if os.environ.get("HARNESS_DATA_DIR"):
-        roots.append(Path(os.environ["HARNESS_DATA_DIR"]) / subdir)
+    roots += dataset_roots(subdir)
     roots.append(cache_dir() / "data" / subdir)
     return [root / name for root in roots for name in names]
 
@@ -69,16 +52,18 @@ def locate(
             return path
     target = cache_dir() / "data" / subdir / names[0]
     why = "offline"
-    if hub is not None and not offline():
+    if hub is not None and not datasets_offline():
         hub_id, export = hub
         try:
             log.info("downloading %s from the hub into %s", hub_id, target)
             target.parent.mkdir(parents=True, exist_ok=True)
             export(target)
             return target
+        except ImportError as exc:  # the exporters import `datasets` only when they run
+            why = missing_dependency("hub downloads need datasets", HUB_INSTALL, exc)
         except Exception as exc:  # any hub failure becomes the one-line error below
             why = f"hub download of {hub_id} failed: {type(exc).__name__}: {exc}".splitlines()[0]
-    where = f"--data-dir DIR, ${env_var_for(subdir)}, or $HARNESS_DATA_DIR/{subdir}/"
+    where = f"--data-dir DIR, ${dataset_dir_env(subdir)}, or $HARNESS_DATA_DIR/{subdir}/"
     raise DataNotFoundError(
         f"{subdir}: dataset file {names[0]} not found; put it in {where} ({why})"
     )

@@ -1,6 +1,6 @@
 """Docstring generation: code in, docstring out, scored with BLEU, chrF and ROUGE-L.
 
-Sources (``--source``):
+Sources (``--task-arg source=...``, or its shorthand ``--source``):
 
 * ``codexglue`` (default): CodeXGLUE code-to-text Python test split (local ``test.jsonl`` or the
   hub), the docstring stripped from each function.
@@ -14,18 +14,23 @@ split into train/test with a fixed seed, and the chosen split is evaluated.
 
 from __future__ import annotations
 
+import ast
 import logging
 import random
 import re
 import sysconfig
+import textwrap
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
+
+from pydantic import Field
 
 from harness.errors import DataNotFoundError, HarnessError
 from harness.records import Prompt
-from harness.tasks.base import DatasetFile, Problem, Task
+from harness.sanitize import Extraction, code_blocks, strip_reasoning
+from harness.tasks.base import DatasetFile, Problem, Task, text_extraction
 from harness.tasks.data import export_hub_dataset, locate, read_jsonl
 from harness.tasks.docstrings import (
     CodeItem,
@@ -37,6 +42,7 @@ from harness.tasks.docstrings import (
     tree_sha256,
     truncate_code,
 )
+from harness.tasks.options import OptionsModel
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +50,13 @@ CODEXGLUE_SUBDIR = "codexglue-code-to-text-python"
 CODEXGLUE_HUB = "google/code_x_glue_ct_code_to_text"
 
 
+INSTRUCTION = ("Write a docstring for the following Python {kind}. Reply with the docstring text "
+               "only, without quotes or code.")
+
+
 @dataclass(frozen=True)
 class PromptVariant:
     template: str  # placeholders: {source} {name} {kind} ("class"/"function") {Kind}
-    chat: bool  # also send it as a chat message
     about: str
 
 
@@ -55,103 +64,64 @@ class PromptVariant:
 # (anaterna/code-summarization-finetuning, README "Prompt Sensitivity"), with "Class"
 # generalised to the item's kind; "finetune" is the format of that study's training script.
 PROMPTS: dict[str, PromptVariant] = {
-    "simple": PromptVariant("{Kind} {source}\n\nDocstring:", False,
-                            "the study's simple prompt"),
+    "simple": PromptVariant("{Kind} {source}\n\nDocstring:", "the study's simple prompt"),
     "verbose": PromptVariant(
         "Your task is to write a docstring that summarizes the following Python {kind}.\n"
-        "{Kind} {name}:\n{source}\n\nDocstring:", False, "the study's verbose prompt"),
-    "finetune": PromptVariant("{source}\n\nDocstring:\n", False,
-                              "the study's fine-tuning input format"),
-    "code": PromptVariant("{source}", False,
+        "{Kind} {name}:\n{source}\n\nDocstring:", "the study's verbose prompt"),
+    "finetune": PromptVariant("{source}\n\nDocstring:\n", "the study's fine-tuning input format"),
+    "code": PromptVariant("{source}",
                           "the bare code, for code-to-text seq2seq models (CodeT5 style)"),
     "instruct": PromptVariant(
-        "Write a docstring for the following Python {kind}. Reply with the docstring text "
-        "only, without quotes or code.\n\n```python\n{source}\n```", True,
-        "an instruction for chat models"),
+        INSTRUCTION + "\n\n```python\n{source}\n```",
+        "an instruction (the chat prompt), sent as plain text"),
 }
 PLACEHOLDER = re.compile(r"\{(source|name|kind|Kind)\}")
-
-ARGS = {
-    "kind": "function|class|both (source trees; default both)",
-    "min_tokens": "minimum docstring length in whitespace tokens (source trees; default 3)",
-    "max_code_tokens": "truncate the code to this many whitespace tokens (default 400; 0: off)",
-    "split": "test|train|all (source trees; default test)",
-    "seed": "split seed (default 42)",
-    "test_fraction": "share of items in the test split (default 0.2)",
-    "max_items": "keep at most this many items (default 500 for stdlib, else 0: all)",
-    "include_tests": "also read test folders of source trees (default 0)",
-    "prompt": f"{'|'.join(PROMPTS)} (default simple)",
-    "prompt_file": "a template file with {source} {name} {kind} {Kind} placeholders",
-    "target": "full|first_paragraph (default: first_paragraph for codexglue, else full)",
-}
+CHAT_PROMPT = "instruct"
 
 
-@dataclass(frozen=True)
-class DocGenSettings:
-    source: str
-    kind: str
-    min_tokens: int
-    max_code_tokens: int
-    split: str
-    seed: int
-    test_fraction: float
-    max_items: int
-    include_tests: bool
-    prompt: str
-    prompt_file: str | None
-    target: str
+class DocGenOptions(OptionsModel):
+    source: str = Field(
+        "codexglue", description="codexglue: the CodeXGLUE code-to-text Python test split; "
+        "stdlib: this interpreter's standard library; else a Python source tree or file "
+        "(--source is a shorthand)")
+    kind: Literal["function", "class", "both"] = Field(
+        "both", description="which definitions to document (source trees)")
+    min_tokens: int = Field(
+        3, ge=0, description="minimum docstring length in whitespace tokens (source trees)")
+    max_code_tokens: int = Field(
+        400, ge=0, description="truncate the code to this many whitespace tokens (0: off)")
+    split: Literal["test", "train", "all"] = Field(
+        "test", description="which part of a source tree's seeded split to evaluate")
+    seed: int = Field(42, ge=0, description="split seed (source trees)")
+    test_fraction: float = Field(
+        0.2, gt=0, le=1, description="share of a source tree's items in the test split")
+    max_items: int | None = Field(
+        None, ge=0, description="keep at most this many items (unset: 500 for stdlib, "
+        "else all; 0: all)")
+    include_tests: bool = Field(False, description="also read test folders of source trees")
+    prompt: Literal["simple", "verbose", "finetune", "code", "instruct"] = Field(
+        "simple", description="completion prompt: " + "; ".join(
+            f"{name}: {variant.about}" for name, variant in PROMPTS.items()))
+    prompt_file: str | None = Field(
+        None, description="a completion prompt template file with {source} {name} {kind} "
+        "{Kind} placeholders (replaces prompt)")
+    target: Literal["full", "first_paragraph"] | None = Field(
+        None, description="reference text: the whole docstring or its first paragraph "
+        "(unset: first_paragraph for codexglue, else full)")
 
     @property
     def is_tree(self) -> bool:
         return self.source != "codexglue"
 
+    @property
+    def item_cap(self) -> int:
+        if self.max_items is not None:
+            return self.max_items
+        return 500 if self.source == "stdlib" else 0
 
-def _int(args: Mapping[str, str], key: str, default: int) -> int:
-    raw = args.get(key, str(default))
-    try:
-        value = int(raw)
-    except ValueError:
-        raise HarnessError(f"docgen: {key} must be a whole number, not {raw!r}") from None
-    if value < 0:
-        raise HarnessError(f"docgen: {key} must be >= 0, not {value}")
-    return value
-
-
-def _choice(args: Mapping[str, str], key: str, default: str, choices: list[str]) -> str:
-    value = args.get(key, default)
-    if value not in choices:
-        raise HarnessError(f"docgen: {key} must be one of {'|'.join(choices)}, not {value!r}")
-    return value
-
-
-def parse_settings(source: str | None, args: Mapping[str, str]) -> DocGenSettings:
-    unknown = sorted(set(args) - set(ARGS))
-    if unknown:
-        known = "; ".join(f"{k}={v}" for k, v in ARGS.items())
-        raise HarnessError(f"docgen: unknown --task-arg {unknown} (known: {known})")
-    source = source or "codexglue"
-    try:
-        fraction = float(args.get("test_fraction", "0.2"))
-    except ValueError:
-        raise HarnessError("docgen: test_fraction must be a number in (0, 1]") from None
-    if not 0 < fraction <= 1:
-        raise HarnessError(f"docgen: test_fraction must be in (0, 1], not {fraction}")
-    prompt_file = args.get("prompt_file")
-    return DocGenSettings(
-        source=source,
-        kind=_choice(args, "kind", "both", ["function", "class", "both"]),
-        min_tokens=_int(args, "min_tokens", 3),
-        max_code_tokens=_int(args, "max_code_tokens", 400),
-        split=_choice(args, "split", "test", ["test", "train", "all"]),
-        seed=_int(args, "seed", 42),
-        test_fraction=fraction,
-        max_items=_int(args, "max_items", 500 if source == "stdlib" else 0),
-        include_tests=_choice(args, "include_tests", "0", ["0", "1"]) == "1",
-        prompt="file" if prompt_file else _choice(args, "prompt", "simple", list(PROMPTS)),
-        prompt_file=prompt_file,
-        target=_choice(args, "target", "full" if source != "codexglue" else "first_paragraph",
-                       ["full", "first_paragraph"]),
-    )
+    @property
+    def target_kind(self) -> str:
+        return self.target or ("full" if self.is_tree else "first_paragraph")
 
 
 def render(template: str, item: CodeItem, code: str) -> str:
@@ -188,6 +158,29 @@ def clean_generated_docstring(text: str, target: str) -> str:
     return target_text(text, target)
 
 
+def chat_docstring(answer: str, target: str) -> str:
+    """The docstring in a chat answer: reasoning dropped; the first fenced block if any (if
+    it holds a definition with a docstring, that docstring); then the cleaning of
+    ``clean_generated_docstring`` (quotes, a "Docstring:" label, ``inspect.cleandoc``)."""
+    text = strip_reasoning(answer).strip()
+    blocks = [block for block in code_blocks(text) if block.strip()]
+    if blocks:
+        text = defined_docstring(blocks[0]) or blocks[0]
+    return clean_generated_docstring(text, target)
+
+
+def defined_docstring(code: str) -> str | None:
+    """The docstring of the first function or class that ``code`` defines, if any."""
+    try:
+        tree = ast.parse(textwrap.dedent(code))
+    except (SyntaxError, ValueError):
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            return ast.get_docstring(node, clean=False)
+    return None
+
+
 class DocGen(Task):
     name = "docgen"
     description = ("Docstring generation from CodeXGLUE code-to-text, the standard library or "
@@ -196,19 +189,24 @@ class DocGen(Task):
     executes = False
     scorers = ("bleu", "chrf", "rouge_l")
     default_max_new_tokens = 128
+    Options: ClassVar[type[OptionsModel]] = DocGenOptions
+    args: DocGenOptions
+    chat_instruction: ClassVar[str] = INSTRUCTION
+    chat_layout: ClassVar[str] = ("the instruction ({kind}: function or class), a blank line, "
+                                  "then the code in a ```python code block")
+    chat_answer: ClassVar[str] = (
+        "the docstring text: reasoning dropped, then the first code block's content (the "
+        "docstring of a definition in it), without surrounding quotes or a 'Docstring:' label, "
+        "cleaned like the references")
 
-    def config(self) -> DocGenSettings:
-        return parse_settings(self.options.source, self.options.args)
+    def config(self) -> DocGenOptions:
+        return self.args
 
     def settings(self) -> dict[str, Any]:
+        """The options with their source-dependent defaults resolved."""
         config = self.config()
-        values: dict[str, Any] = dict(config.__dict__)
-        if not config.is_tree:
-            for key in ("kind", "min_tokens", "split", "seed", "test_fraction", "include_tests"):
-                values.pop(key)
-        if config.prompt_file is None:
-            values.pop("prompt_file")
-        return values
+        return {**super().settings(), "max_items": config.item_cap,
+                "target": config.target_kind}
 
     # -- loading ---------------------------------------------------------------------------
 
@@ -216,12 +214,12 @@ class DocGen(Task):
         config = self.config()
         template = self.template(config)
         chosen = self.tree_items(config) if config.is_tree else self.codexglue_items(config)
-        if config.max_items and len(chosen) > config.max_items:
-            log.info("docgen: keeping %d of %d items (--task-arg max_items)", config.max_items,
+        if config.item_cap and len(chosen) > config.item_cap:
+            log.info("docgen: keeping %d of %d items (--task-arg max_items)", config.item_cap,
                      len(chosen))
-        return self.problems(chosen[: config.max_items or None], template, config)
+        return self.problems(chosen[: config.item_cap or None], template, config)
 
-    def template(self, config: DocGenSettings) -> PromptVariant:
+    def template(self, config: DocGenOptions) -> PromptVariant:
         if config.prompt_file is None:
             return PROMPTS[config.prompt]
         path = Path(config.prompt_file).expanduser()
@@ -231,7 +229,7 @@ class DocGen(Task):
             raise HarnessError(f"docgen: cannot read prompt_file {path}: {exc.strerror}") from exc
         if "{source}" not in text:
             raise HarnessError(f"docgen: prompt_file {path} has no {{source}} placeholder")
-        return PromptVariant(text, False, f"template from {path}")
+        return PromptVariant(text, f"template from {path}")
 
     def tree_root(self, source: str) -> Path:
         if source == "stdlib":
@@ -243,7 +241,7 @@ class DocGen(Task):
             raise HarnessError(f"docgen: source {root} is neither a folder nor a .py file")
         return root
 
-    def tree_items(self, config: DocGenSettings) -> list[tuple[str, CodeItem, str]]:
+    def tree_items(self, config: DocGenOptions) -> list[tuple[str, CodeItem, str]]:
         """The selected items with their keys and targets."""
         root = self.tree_root(config.source)
         files = iter_python_files(root, config.include_tests)
@@ -273,10 +271,10 @@ class DocGen(Task):
         selected = split_items(kept, config.split, config.seed, config.test_fraction)
         log.info("docgen: %d of %d documented items in %s (%s split)", len(selected), len(kept),
                  root, config.split)
-        return [(key, item, target_text(item.docstring, config.target))
+        return [(key, item, target_text(item.docstring, config.target_kind))
                 for key, item in selected]
 
-    def codexglue_items(self, config: DocGenSettings) -> list[tuple[str, CodeItem, str]]:
+    def codexglue_items(self, config: DocGenOptions) -> list[tuple[str, CodeItem, str]]:
         path = locate("test.jsonl", subdir=CODEXGLUE_SUBDIR, options=self.options,
                       hub=(f"{CODEXGLUE_HUB} (python)",
                            export_hub_dataset(CODEXGLUE_HUB, "test", "python")))
@@ -286,33 +284,48 @@ class DocGen(Task):
             item = codexglue_item(record, f"{path}:{number}")
             # CodeXGLUE's ``docstring`` field is the reference (it matches the code's).
             items.append(replace(item, docstring=str(record.get("docstring") or item.docstring)))
-        return [(key, item, target_text(item.docstring, config.target))
+        return [(key, item, target_text(item.docstring, config.target_kind))
                 for key, item in zip(item_keys(items), items, strict=True)]
 
     def problems(self, selected: list[tuple[str, CodeItem, str]], variant: PromptVariant,
-                 config: DocGenSettings) -> list[Problem]:
+                 config: DocGenOptions) -> list[Problem]:
         problems: list[Problem] = []
         for key, item, target in selected:
             if not target:
                 continue
             code, truncated = truncate_code(item.code, config.max_code_tokens)
-            text = render(variant.template, item, code)
-            messages = ({"role": "user", "content": text},) if variant.chat else None
             problems.append(Problem(
                 key=key,
                 task_id=key,
-                prompt=Prompt(text, messages),
-                reference=reference_completion(item.docstring, target, config.target),
+                prompt=Prompt(render(variant.template, item, code)),
+                reference=reference_completion(item.docstring, target, config.target_kind),
                 references=(target,),
                 metadata={"path": item.path, "name": item.qualname, "kind": item.kind,
-                          "line": item.line, "code_truncated": truncated},
+                          "line": item.line, "code_truncated": truncated,
+                          "code": code.rstrip("\n")},
             ))
         return problems
 
     # -- scoring ---------------------------------------------------------------------------
 
     def postprocess(self, problem: Problem, completion: str) -> str:
-        return clean_generated_docstring(completion, self.config().target)
+        return clean_generated_docstring(completion, self.config().target_kind)
+
+    # -- chat mode: the "instruct" prompt; the answer's docstring text ---------------------
+
+    def chat_problem(self, problem: Problem) -> str:
+        return str(problem.metadata["code"])
+
+    def chat_prompt(self, problem: Problem) -> Prompt:
+        code = self.chat_problem(problem)
+        item = CodeItem(path=problem.metadata["path"], qualname=problem.metadata["name"],
+                        kind=problem.metadata["kind"], line=problem.metadata["line"],
+                        code=code, docstring="")
+        content = render(PROMPTS[CHAT_PROMPT].template, item, code)
+        return Prompt(text=code, messages=({"role": "user", "content": content},))
+
+    def extract(self, problem: Problem, answer: str) -> Extraction:
+        return text_extraction(chat_docstring(answer, self.config().target_kind), "docstring")
 
 
 def reference_completion(docstring: str, target: str, target_kind: str) -> str:
@@ -376,4 +389,5 @@ def first_code_line(code: str) -> int:
     return 1
 
 
-__all__ = ["PROMPTS", "DocGen", "clean_generated_docstring", "parse_settings", "split_items"]
+__all__ = ["PROMPTS", "DocGen", "DocGenOptions", "chat_docstring", "clean_generated_docstring",
+           "split_items"]

@@ -7,19 +7,14 @@ import re
 from pathlib import Path
 from typing import Any
 
-from harness.errors import HarnessError
 from harness.records import Prompt
 from harness.tasks.base import EVALUATOR_LIBRARIES, DatasetFile, Problem, Program, Task
 from harness.tasks.checking import strict_program
 from harness.tasks.data import locate, read_jsonl
+from harness.text import truncate_at_stop
 
 # The Codex paper's stop sequences: a new top-level statement ends the function.
 HUMANEVAL_STOP = ("\nclass", "\ndef", "\n#", "\nif", "\nprint")
-
-
-def truncate_at_stop(text: str, stops: tuple[str, ...]) -> str:
-    cut = min((i for i in (text.find(s) for s in stops) if i >= 0), default=len(text))
-    return text[:cut]
 
 
 def humaneval_data_file(options_data_dir: Path | None) -> Path:
@@ -71,15 +66,21 @@ class HumanEval(Task):
         return Program(f"{solution}\n\n{meta['test']}\n\ncheck({meta['entry_point']})\n",
                        libraries=EVALUATOR_LIBRARIES)
 
+    # Chat mode: the prompt (signature and docstring) under evalplus's instruction; the
+    # answer keeps the prompt's imports and helpers (HumanEval/50's encode_shift) if needed.
+
+    def shown_code(self, problem: Problem) -> str:
+        return str(problem.metadata["prompt"])
+
+    def test_code(self, problem: Problem) -> str:
+        return f"{problem.metadata['test']}\n\ncheck({problem.metadata['entry_point']})\n"
+
     def normalize_task_id(self, raw: Any) -> str:
-        text = str(raw)
+        """``HumanEval/7``, ``humaneval_7``, ``7``: this task's ids only (``Mbpp/7`` stays
+        as it is, so that a samples file of another benchmark is reported, not scored)."""
+        text = str(raw).strip()
         match = re.fullmatch(r"(?i)(?:humaneval[/_-])?(\d+)", text)
         return f"HumanEval/{match.group(1)}" if match else text
-
-    def settings(self) -> dict[str, Any]:
-        if self.options.args:
-            raise HarnessError(f"{self.name} takes no --task-arg (got {sorted(self.options.args)})")
-        return {"strict": self.options.strict}
 
 
 def locate_humanevalplus(task: Task) -> Path:
@@ -90,5 +91,4 @@ def locate_humanevalplus(task: Task) -> Path:
     )
 
 
-__all__ = ["HUMANEVAL_STOP", "HumanEval", "locate_humanevalplus", "read_jsonl",
-           "truncate_at_stop"]
+__all__ = ["HUMANEVAL_STOP", "HumanEval", "locate_humanevalplus", "read_jsonl"]

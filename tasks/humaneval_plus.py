@@ -40,3 +40,4 @@ class HumanEvalPlus(PlusTask):
     postprocess = HumanEval.postprocess
     solution = HumanEval.solution
     normalize_task_id = HumanEval.normalize_task_id
+    shown_code = HumanEval.shown_code

@@ -3,11 +3,15 @@ prompt, and the hand-checked sanitized subset."""
 
 from __future__ import annotations
 
+import ast
+import builtins
 import json
 import re
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+
+from pydantic import Field
 
 from harness.errors import HarnessError
 from harness.io import atomic_write_text
@@ -15,6 +19,7 @@ from harness.records import Prompt
 from harness.tasks.base import EVALUATOR_LIBRARIES, DatasetFile, Problem, Program, Task
 from harness.tasks.checking import strict_program
 from harness.tasks.data import locate, read_jsonl
+from harness.tasks.options import OptionsModel
 
 TEST_IDS = range(11, 511)
 FEW_SHOT_IDS = (2, 3, 4)  # the paper's prompt examples
@@ -41,6 +46,28 @@ def called_functions(tests: list[str], code: str) -> list[str]:
     names = defined_functions(code)
     called = [n for n in names if any(re.search(rf"\b{n}\s*\(", t) for t in tests)]
     return called or names[-1:]
+
+
+def called_in_test(test: str, code: str) -> str | None:
+    """The function an assert tests: the first name it calls that the reference code
+    defines, else the first that is not a builtin (``assert set(f(x)) == ...`` tests f)."""
+    try:
+        tree = ast.parse(test)
+    except SyntaxError:
+        return None
+    calls = sorted((node for node in ast.walk(tree)
+                    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)),
+                   key=lambda node: (node.lineno, node.col_offset))
+    names = [node.func.id for node in calls if isinstance(node.func, ast.Name)]
+    defined = set(defined_functions(code))
+    return (next((n for n in names if n in defined), None)
+            or next((n for n in names if not hasattr(builtins, n)), None))
+
+
+def chat_problem_text(description: str, test: str) -> str:
+    """EvalPlus's MBPP prompt: the description and one test in a docstring, so that the
+    model learns the function's name and signature."""
+    return f'"""\n{description.strip()}\n{test.strip()}\n"""'
 
 
 def example_block(description: str, tests: list[str], code: str | None) -> str:
@@ -70,6 +97,12 @@ def _write_json(rows: list[dict[str, Any]], target: Path) -> None:
     atomic_write_text(target, json.dumps(rows))
 
 
+class MBPPOptions(OptionsModel):
+    challenge_tests: bool = Field(
+        False, description="also run the dataset's challenge_test_list (harder tests; only "
+        "some problems have them)")
+
+
 class MBPP(Task):
     name = "mbpp"
     description = "MBPP: 500 basic Python problems (ids 11-510), 3-shot [BEGIN]/[DONE] prompt"
@@ -77,6 +110,8 @@ class MBPP(Task):
     stop_sequences = ("[DONE]",)
     scorers = ("codebleu", "bleu")
     default_max_new_tokens = 512
+    Options: ClassVar[type[OptionsModel]] = MBPPOptions
+    args: MBPPOptions
 
     def data_path(self) -> Path:
         return locate("mbpp.jsonl", subdir="mbpp", options=self.options,
@@ -104,7 +139,7 @@ class MBPP(Task):
 
     def tests_of(self, record: dict[str, Any]) -> list[str]:
         tests = list(record["test_list"])
-        if self.options.args.get("challenge_tests", "0").lower() in {"1", "true", "yes"}:
+        if self.args.challenge_tests:
             tests += record.get("challenge_test_list") or []
         return tests
 
@@ -112,6 +147,7 @@ class MBPP(Task):
         code = normalize_code(record["code"])
         prompt_tests = list(record["test_list"])
         tests = self.tests_of(record)
+        entry_points = called_functions(tests, code)
         return Problem(
             key=str(record["task_id"]),
             task_id=str(record["task_id"]),
@@ -122,7 +158,9 @@ class MBPP(Task):
                 "tests": tests,
                 "setup": (record.get("test_setup_code") or "").replace("\r\n", "\n"),
                 "imports": list(record.get("test_imports") or []),
-                "entry_points": called_functions(tests, code),
+                "entry_points": entry_points,
+                "entry_point": called_in_test(prompt_tests[0], code) or entry_points[0],
+                "chat_problem": chat_problem_text(self.description_of(record), prompt_tests[0]),
             },
         )
 
@@ -142,17 +180,23 @@ class MBPP(Task):
     def prediction(self, problem: Problem, completion: str) -> str:
         return completion
 
+    # Chat mode: the description and first test (not the few-shot prompt); the tests' own
+    # imports count as shown, the setup code as test code (problem 367's uses ``Node``).
+
+    def chat_problem(self, problem: Problem) -> str:
+        return str(problem.metadata["chat_problem"])
+
+    def shown_code(self, problem: Problem) -> str:
+        return "\n".join(problem.metadata["imports"])
+
+    def test_code(self, problem: Problem) -> str:
+        return "\n".join(p for p in (problem.metadata["setup"], *problem.metadata["tests"]) if p)
+
     def normalize_task_id(self, raw: Any) -> str:
+        """``11``, ``MBPP/11``, ``Mbpp/11``: this task's ids only (``HumanEval/11`` stays as
+        it is, so that a samples file of another benchmark is reported, not scored)."""
         number = mbpp_number(raw)
         return str(number) if number is not None else str(raw)
-
-    def settings(self) -> dict[str, Any]:
-        unknown = set(self.options.args) - {"challenge_tests"}
-        if unknown:
-            raise HarnessError(f"{self.name}: unknown --task-arg {sorted(unknown)} "
-                               "(known: challenge_tests=0|1)")
-        return {"strict": self.options.strict,
-                "challenge_tests": self.options.args.get("challenge_tests", "0")}
 
 
 class MBPPSanitized(MBPP):

@@ -21,12 +21,15 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Literal
 
-from harness.errors import HarnessError
+from pydantic import Field, field_validator
+
 from harness.records import Prompt
 from harness.tasks.base import DatasetFile, Problem, Program, Task
 from harness.tasks.data import export_hub_dataset, locate, read_jsonl
+from harness.tasks.options import OptionsModel
+from harness.text import truncate_at_stop
 
 log = logging.getLogger(__name__)
 
@@ -195,9 +198,28 @@ def odex_prompt(record: Mapping[str, Any], num_tests: int) -> str:
     return "\n".join([head, docstring, body.replace("\t", "    ")])
 
 
-def truncate_at_stop(text: str, stops: tuple[str, ...]) -> str:
-    cut = min((i for i in (text.find(s) for s in stops) if i >= 0), default=len(text))
-    return text[:cut]
+def odex_chat_problem(record: Mapping[str, Any], num_tests: int) -> str:
+    """The function to write, for chat models: ODEX's prompt with ``...`` where the code
+    goes, then the rest of the function (``suffix``) where there is one."""
+    head, rest = odex_prompt(record, num_tests).rsplit("\n", 1)
+    start = rest.rstrip()
+    body = f"{start} ..." if start.strip() else "    ..."
+    return f"{head}\n{body}{record['suffix'].replace(chr(9), '    ').rstrip()}"
+
+
+class ODEXOptions(OptionsModel):
+    lang: Literal["en", "es", "ja", "ru", "all"] = Field(
+        "en", description="language of the intents (all: the four files in turn)")
+    known_issues: Literal["exclude", "include"] = Field(
+        "exclude", description="include: also run the examples with flaky or broken tests, "
+        "and drop the extra requirements of those needing the network or old libraries")
+    prompt_tests: int = Field(
+        0, ge=0, description="number of the example's tests shown in the prompt's docstring")
+
+    @field_validator("lang", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
 
 
 class ODEX(Task):
@@ -206,7 +228,8 @@ class ODEX(Task):
     version = "1"
     stop_sequences = ODEX_STOP
     default_max_new_tokens = 256
-    known_args = ("lang", "known_issues", "prompt_tests")
+    Options: ClassVar[type[OptionsModel]] = ODEXOptions
+    args: ODEXOptions
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -216,42 +239,20 @@ class ODEX(Task):
     # -- options ---------------------------------------------------------------------------
 
     def languages(self) -> tuple[str, ...]:
-        lang = self.options.args.get("lang", "en").lower()
-        if lang == "all":
-            return LANGUAGES
-        if lang not in LANGUAGES:
-            raise HarnessError(f"odex: unknown lang {lang!r} (known: {', '.join(LANGUAGES)}, all)")
-        return (lang,)
+        return LANGUAGES if self.args.lang == "all" else (self.args.lang,)
 
     def include_known_issues(self) -> bool:
-        value = self.options.args.get("known_issues", "exclude").lower()
-        if value not in {"exclude", "include"}:
-            raise HarnessError(f"odex: known_issues must be exclude or include, not {value!r}")
-        return value == "include"
-
-    def prompt_tests(self) -> int:
-        raw = self.options.args.get("prompt_tests", "0")
-        if not raw.isdigit():
-            raise HarnessError(f"odex: prompt_tests must be a number >= 0, not {raw!r}")
-        return int(raw)
+        return self.args.known_issues == "include"
 
     def left_out(self) -> dict[str, str]:
         return dict(self.excluded)
 
     def settings(self) -> dict[str, Any]:
-        unknown = set(self.options.args) - set(self.known_args)
-        if unknown:
-            raise HarnessError(f"odex: unknown --task-arg {sorted(unknown)} (known: lang="
-                               f"{'|'.join(LANGUAGES)}|all, known_issues=exclude|include, "
-                               "prompt_tests=N)")
-        include = self.include_known_issues()
         langs = self.languages()
         return {
-            "lang": self.options.args.get("lang", "en").lower(),
-            "known_issues": "include" if include else "exclude",
-            "prompt_tests": self.prompt_tests(),
+            **super().settings(),
             # recorded in run.json: the examples load() leaves out (flaky or broken tests)
-            "left_out": [] if include else sorted(
+            "left_out": [] if self.include_known_issues() else sorted(
                 f"{lang}/{position}" for (lang, position), issue in KNOWN_ISSUES.items()
                 if lang in langs and not issue.needs),
         }
@@ -263,7 +264,6 @@ class ODEX(Task):
                       hub=(f"{HUB_ID} ({lang})", export_hub_dataset(HUB_ID, "test", lang)))
 
     def load(self) -> list[Problem]:
-        self.settings()  # validates the arguments before any work
         include = self.include_known_issues()
         problems: list[Problem] = []
         self.dataset_files = []
@@ -295,7 +295,7 @@ class ODEX(Task):
         return Problem(
             key=f"{lang}/{position}",
             task_id=str(record["task_id"]),
-            prompt=Prompt(odex_prompt(record, self.prompt_tests())),
+            prompt=Prompt(odex_prompt(record, self.args.prompt_tests)),
             reference=record["canonical_solution"],
             references=(record["canonical_solution"],),
             metadata={
@@ -307,6 +307,7 @@ class ODEX(Task):
                 "test_start": record["test_start"],
                 "tests": list(record["test"]),
                 "entry_point": record["entry_point"],
+                "chat_problem": odex_chat_problem(record, self.args.prompt_tests),
                 "library": list(record.get("library") or []),
                 "requires": list(requires),
                 "known_issue": f"{issue.kind}: {issue.detail}" if issue else None,
@@ -324,11 +325,20 @@ class ODEX(Task):
         return f"{meta['prompt']}{completion}{meta['suffix']}".replace("\t", "    ")
 
     def program(self, problem: Problem, solution: str) -> Program:
+        requires = tuple(problem.metadata["requires"])
+        return Program(f"{preamble(requires)}{solution}\n{self.test_code(problem)}",
+                       requires=requires)
+
+    # Chat mode: the function (header, intent as docstring, ``...`` for the body) under
+    # evalplus's instruction; the answer is reduced to that function and what it needs.
+
+    def chat_problem(self, problem: Problem) -> str:
+        return str(problem.metadata["chat_problem"])
+
+    def test_code(self, problem: Problem) -> str:
         meta = problem.metadata
-        requires = tuple(meta["requires"])
-        check = "\n".join([meta["test_start"], "".join(meta["tests"]), "",
-                           f"check({meta['entry_point']})"])
-        return Program(f"{preamble(requires)}{solution}\n{check}\n", requires=requires)
+        return "\n".join([meta["test_start"], "".join(meta["tests"]), "",
+                          f"check({meta['entry_point']})"]) + "\n"
 
     def sample_key(self, record: Mapping[str, Any]) -> str | None:
         """Samples-file lines name their problem by ``key`` ("en/12"), or by ``index`` (the

@@ -9,11 +9,13 @@ outputs pickle to ~250 MB), while the inputs alone are at most ~200 KB per probl
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar, Literal
 
-from harness.errors import HarnessError
+from pydantic import Field
+
 from harness.tasks.base import EVALUATOR_LIBRARIES, Problem, Program, Task
 from harness.tasks.checking import COMPARE_SOURCE, embed
+from harness.tasks.options import OptionsModel
 
 # How a problem's outputs are compared: "eq" (default), "set" (order-free), "not_none"
 # (truthiness of a match object), "poly" (HumanEval/32: any root of the polynomial).
@@ -54,17 +56,23 @@ _harness_run_tests({entry_point}, _harness_inputs, _harness_expected, {strict!r}
 """
 
 
+class PlusOptions(OptionsModel):
+    tests: Literal["base", "plus"] = Field(
+        "plus", description="base: the original benchmark's test inputs only; plus: base and "
+        "EvalPlus's extra inputs")
+
+
 class PlusTask(Task):
     """Shared program building for HumanEval+/MBPP+. Subclasses fill metadata with
     ``entry_point``, ``inputs`` (base + plus as selected), ``atol``, ``checker`` and
     ``reference_code`` (the complete reference program)."""
 
+    Options: ClassVar[type[OptionsModel]] = PlusOptions
+    args: PlusOptions
+
     def selected_inputs(self, record: dict[str, Any]) -> list[Any]:
-        which = self.options.args.get("tests", "plus")
-        if which not in {"base", "plus"}:
-            raise HarnessError(f"{self.name}: --task-arg tests= must be base or plus")
         plus = record["plus_input"] if isinstance(record["plus_input"], list) else []
-        return list(record["base_input"]) + (list(plus) if which == "plus" else [])
+        return list(record["base_input"]) + (list(plus) if self.args.tests == "plus" else [])
 
     def program(self, problem: Problem, solution: str) -> Program:
         meta = problem.metadata
@@ -72,10 +80,3 @@ class PlusTask(Task):
                                     meta["inputs"], meta["atol"], self.options.strict,
                                     meta.get("checker", "eq")),
                        libraries=EVALUATOR_LIBRARIES)
-
-    def settings(self) -> dict[str, Any]:
-        unknown = set(self.options.args) - {"tests"}
-        if unknown:
-            raise HarnessError(f"{self.name}: unknown --task-arg {sorted(unknown)} "
-                               "(known: tests=base|plus)")
-        return {"strict": self.options.strict, "tests": self.options.args.get("tests", "plus")}

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-SHARED_DATA = SHARED / "data"
-EXTERNAL = SHARED / "external"
+# `python -m pytest` puts the working directory on sys.path; from the repository root that
+# would make tasks/ and sandbox/ importable a second time as top-level `tasks` and `sandbox`
+# (they are harness.tasks and harness.sandbox only). Tests see the installed package and
+# their own helpers in tests/, nothing else from the checkout.
+_REPO = Path(__file__).resolve().parents[1]
+sys.path[:] = [entry for entry in sys.path if Path(entry or ".").resolve() != _REPO]
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
@@ -24,9 +27,3 @@ def isolated_results(tmp_path_factory: pytest.TempPathFactory) -> Path:
     os.environ["HARNESS_RESULTS_DIR"] = str(root / "results")
     os.environ.setdefault("HARNESS_CACHE_DIR", str(root / "cache"))
     return root
-
-
-def need_shared(path: Path) -> Path:
-    if not path.exists():
-        pytest.skip(f"{path} not present (the shared benchmark data sits beside the repo in CI)")
-    return path

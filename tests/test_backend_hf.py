@@ -9,7 +9,20 @@ from typing import Any
 
 import pytest
 from backend_requests import by_key, request
-from tiny_models import build_lora_adapter, build_tiny_gpt2, build_tiny_llama, build_tiny_t5
+from tiny_models import (
+    IM_END,
+    IM_START,
+    PROBE_SYSTEM,
+    PROBE_USER,
+    TURN_TOKENS,
+    build_lora_adapter,
+    build_tiny_chat_llama,
+    build_tiny_gpt2,
+    build_tiny_llama,
+    build_tiny_t5,
+    probe_messages,
+    reference_chat_turn,
+)
 
 from harness.backends import create_backend
 from harness.backends.base import BackendContext
@@ -17,7 +30,7 @@ from harness.backends.hf import HFBackend, resolve_device, resolve_dtype
 from harness.backends.prompting import keep_end, render_prompt
 from harness.backends.spec import ModelSpec, resolve_model
 from harness.errors import HarnessError
-from harness.records import Completion, Prompt, SamplingParams
+from harness.records import Completion, GenerationRequest, Prompt, SamplingParams
 
 PROMPTS = [
     'def add(a, b):\n    """Return the sum of a and b."""\n',
@@ -49,6 +62,7 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "t5": t5,
         "t5-lora": build_lora_adapter(t5, root / "t5-lora"),
         "gpt2": build_tiny_gpt2(root / "gpt2", n_positions=64),
+        "chat": build_tiny_chat_llama(root / "chat"),
     }
 
 
@@ -155,6 +169,65 @@ def test_template_and_chat_rendering(models: dict[str, Path]) -> None:
     out = list(backend.generate([request("a", "write f", SamplingParams(max_new_tokens=5))]))
     assert len(out) == 1
     assert out[0].extra["prompt_tokens"] == len(backend.tokenizer(rendered).input_ids) - 1  # no bos
+
+
+def chat_request(key: str, user: str, params: SamplingParams) -> GenerationRequest:
+    """A prompt as the runner sends it in chat mode: the instruction as the user message."""
+    messages = ({"role": "user", "content": user},)
+    prompt = Prompt("completion-mode text, not used in chat mode", messages)
+    return GenerationRequest(key, key, prompt, params, tuple(range(params.n)))
+
+
+def test_chat_mode_renders_the_template_and_ends_at_the_end_of_turn(
+    models: dict[str, Path],
+) -> None:
+    spec = ModelSpec(name="tiny-chat", backend="hf", model=str(models["chat"]), chat=True,
+                     options={"system_prompt": PROBE_SYSTEM})
+    backend = HFBackend(spec, QUIET)
+    tokenizer = backend.tokenizer
+    end = tokenizer.convert_tokens_to_ids(IM_END)
+    # <|im_end|> is not a declared eos: it is found as the template's end-of-turn token.
+    assert backend.model.generation_config.eos_token_id == tokenizer.eos_token_id != end
+    assert end in backend.eos_ids
+
+    probe = chat_request("probe", PROBE_USER, SamplingParams(max_new_tokens=12))
+    rendered = render_prompt(spec, probe.prompt, tokenizer)
+    assert rendered.startswith(f"{IM_START}system\n{PROBE_SYSTEM}{IM_END}\n{IM_START}user\n")
+    assert rendered.endswith(f"{PROBE_USER}{IM_END}\n{IM_START}assistant\n")
+    reference = reference_chat_turn(models["chat"], probe_messages(), 12)
+    assert (reference.finish_reason, reference.num_tokens) == ("stop", TURN_TOKENS)
+
+    # With another conversation in the same batch, which runs on after the probe's turn ends.
+    other = chat_request("other", "Write a class.", SamplingParams(n=2, max_new_tokens=12))
+    out = by_key(list(backend.generate([probe, other])))
+
+    answer = out[("probe", 0)]
+    assert (answer.text, answer.finish_reason) == (reference.text, "stop")
+    assert answer.num_tokens == TURN_TOKENS
+    assert answer.extra["prompt_tokens"] == len(tokenizer(rendered, add_special_tokens=False)[
+        "input_ids"])  # the template's tokens, no bos added
+    expected = reference_chat_turn(
+        models["chat"], [{"role": "system", "content": PROBE_SYSTEM},
+                         {"role": "user", "content": "Write a class."}], 12)
+    for sample in (0, 1):
+        got = out[("other", sample)]
+        assert (got.text, got.finish_reason, got.num_tokens) == (
+            expected.text, expected.finish_reason, expected.num_tokens)
+
+    # Cut by max_new_tokens one token before the end of turn: "length". The end of turn as
+    # the last allowed token: the answer ended by itself.
+    short = list(backend.generate([chat_request("p", PROBE_USER, SamplingParams(
+        max_new_tokens=TURN_TOKENS))]))
+    assert (short[0].text, short[0].finish_reason) == (reference.text, "length")
+    exact = list(backend.generate([chat_request("p", PROBE_USER, SamplingParams(
+        max_new_tokens=TURN_TOKENS + 1))]))
+    assert (exact[0].text, exact[0].finish_reason) == (reference.text, "stop")
+
+    # In completion mode the end-of-turn token is just a token: generation runs on.
+    plain = HFBackend(spec.model_copy(update={"chat": False}), QUIET)
+    assert end not in plain.eos_ids
+    ran_on = list(plain.generate([request("r", rendered, SamplingParams(max_new_tokens=8))]))
+    assert ran_on[0].num_tokens == 8
 
 
 def test_chat_mode_needs_a_chat_template(models: dict[str, Path]) -> None:

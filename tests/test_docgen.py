@@ -11,6 +11,7 @@ import sysconfig
 from pathlib import Path
 
 import pytest
+from shared_data import SHARED_DATA, need_shared
 
 from harness.errors import DataNotFoundError, HarnessError
 from harness.tasks import Problem, Task, TaskOptions, create_task
@@ -22,7 +23,6 @@ from harness.tasks.docstrings import (
     iter_python_files,
     truncate_code,
 )
-from tests.conftest import SHARED_DATA, need_shared
 
 TREE = Path(__file__).parent / "fixtures" / "docgen_tree"
 CODEXGLUE = SHARED_DATA / "codexglue-code-to-text-python"
@@ -57,7 +57,9 @@ def tree_items(include_tests: bool = False) -> list[CodeItem]:
 
 def docgen(source: str | None = str(TREE), data_dir: Path | None = None,
            **args: str) -> Task:
-    return create_task("docgen", TaskOptions(source=source, data_dir=data_dir, args=args))
+    """The task on ``source`` (None: the default, CodeXGLUE), a task option like any other."""
+    options = {"source": source, **args} if source is not None else args
+    return create_task("docgen", TaskOptions(data_dir=data_dir, args=options))
 
 
 def by_name(problems: list[Problem]) -> dict[str, Problem]:
@@ -212,9 +214,16 @@ def test_study_prompt_variants() -> None:
         f"Function make_counter.<locals>.step:\n{code}\n\nDocstring:")
     assert step["finetune"].prompt.text == f"{code}\n\nDocstring:\n"
     assert step["code"].prompt.text == code
-    assert step["instruct"].prompt.messages == (
-        {"role": "user", "content": step["instruct"].prompt.text},)
-    assert all(step[name].prompt.messages is None for name in PROMPTS if name != "instruct")
+    assert step["instruct"].prompt.text == (
+        "Write a docstring for the following Python function. Reply with the docstring text "
+        f"only, without quotes or code.\n\n```python\n{code}\n```")
+    assert all(step[name].prompt.messages is None for name in PROMPTS)  # completion prompts
+    # The chat prompt is the instruct one, whatever the completion prompt.
+    task = docgen(split="all", prompt="verbose")
+    problem = by_name(task.load())["make_counter.<locals>.step"]
+    chat = task.chat_prompt(problem)
+    assert chat.text == code
+    assert chat.messages == ({"role": "user", "content": step["instruct"].prompt.text},)
     shape = by_name(docgen(split="all", prompt="simple").load())["Shape"]
     assert shape.prompt.text.startswith("Class class Shape:\n")
 
@@ -225,22 +234,22 @@ def test_prompt_file_and_bad_prompt_names(tmp_path: Path) -> None:
     problem = by_name(docgen(split="all", prompt_file=str(template)).load())["inline"]
     assert problem.prompt.text == (
         "# Function inline (a function; {braces} stay)\ndef inline(): pass\n# Summary:")
-    with pytest.raises(HarnessError, match="prompt must be one of"):
-        docgen(prompt="fancy").load()
+    with pytest.raises(HarnessError, match=r"prompt='fancy' is not valid: expected one of simp"):
+        docgen(prompt="fancy")
     (tmp_path / "bad.txt").write_text("no placeholder")
     with pytest.raises(HarnessError, match="no \\{source\\} placeholder"):
         docgen(prompt_file=str(tmp_path / "bad.txt")).load()
 
 
 def test_unknown_and_bad_task_args() -> None:
-    with pytest.raises(HarnessError, match="unknown --task-arg"):
-        docgen(flavour="x").settings()
-    with pytest.raises(HarnessError, match="kind must be one of"):
-        docgen(kind="module").load()
-    with pytest.raises(HarnessError, match="test_fraction"):
-        docgen(test_fraction="2").load()
-    with pytest.raises(HarnessError, match="min_tokens must be a whole number"):
-        docgen(min_tokens="many").load()
+    with pytest.raises(HarnessError, match="unknown --task-arg 'flavour'"):
+        docgen(flavour="x")
+    with pytest.raises(HarnessError, match=r"kind='module' is not valid: expected one of func"):
+        docgen(kind="module")
+    with pytest.raises(HarnessError, match=r"test_fraction='2' .* expected float > 0, <= 1"):
+        docgen(test_fraction="2")
+    with pytest.raises(HarnessError, match="min_tokens='many' is not valid: expected int >= 0"):
+        docgen(min_tokens="many")
 
 
 # -- post-processing and references -------------------------------------------------------

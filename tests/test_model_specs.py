@@ -9,13 +9,12 @@ import pytest
 from harness.backends.prompting import (
     apply_template,
     chat_messages,
-    find_stop,
     sample_seed,
-    truncate_at_stop,
 )
 from harness.backends.spec import ModelSpec, load_aliases, resolve_model
 from harness.errors import HarnessError, UnknownNameError
 from harness.records import Prompt
+from harness.text import find_stop, truncate_at_stop
 
 LORA_TEMPLATE = "### Instruction: Create a Python script for this problem: {prompt} ### Response:"
 

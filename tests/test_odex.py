@@ -8,12 +8,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from shared_data import SHARED_DATA, need_shared
 
 from harness.errors import DataNotFoundError, HarnessError
 from harness.sandbox.interpreter import sandbox_interpreter
 from harness.tasks import Problem, Program, Task, TaskOptions, create_task
 from harness.tasks.odex import KNOWN_ISSUES, LANGUAGES, ODEX, required_modules
-from tests.conftest import SHARED_DATA, need_shared
 
 ODEX_DIR = SHARED_DATA / "odex"
 RECORDS = {"en": 439, "es": 90, "ja": 164, "ru": 252}
@@ -65,10 +65,11 @@ def test_default_language_is_english_and_all_covers_the_four() -> None:
     problems = task.load()
     assert len(problems) == sum(RECORDS.values()) - len(LEFT_OUT)
     assert len(task.dataset_files) == 4
-    with pytest.raises(HarnessError, match="unknown lang 'de'"):
-        odex(lang="de").load()
-    with pytest.raises(HarnessError, match="unknown --task-arg"):
-        odex(language="en").settings()
+    with pytest.raises(HarnessError, match=r"lang='de' is not valid: expected one of en\|es"):
+        odex(lang="de")
+    with pytest.raises(HarnessError, match="unknown --task-arg 'language'; did you mean 'lang'"):
+        odex(language="en")
+    assert odex(lang="JA").settings()["lang"] == "ja"  # case-insensitive, as before
 
 
 def test_first_english_example(all_problems: dict[str, Problem]) -> None:

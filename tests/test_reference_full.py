@@ -10,8 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from tests.conftest import SHARED_DATA, need_shared
+from shared_data import SHARED_DATA, need_shared
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 

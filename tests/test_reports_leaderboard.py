@@ -1,4 +1,5 @@
-"""harness leaderboard: md/csv/json tables and the HTML page rendered in headless Chromium."""
+"""harness leaderboard: md/csv/json tables and the HTML page rendered in headless Chromium,
+on run folders written by the harness (tests/fixtures/reports/runs.py)."""
 
 from __future__ import annotations
 
@@ -9,22 +10,37 @@ import re
 import shutil
 import subprocess
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fixtures.reports.runs import build_results_tree, read_png, write_run
+from fixtures.reports.runs import (
+    RunMaker,
+    build_results_tree,
+    derive,
+    read_metrics,
+    read_png,
+    run_maker,
+)
 
 from harness.cli import main
+from harness.reports.loading import parse_time
 
 # Expected order, best humaneval pass@1 first.
-ORDER = ["reference", "codet5p-770m-lora", "gpt2-small (n=20 T=0.8)", "codet5p-220m",
-         "gpt2-small (n=1 T=0)"]
+ORDER = ["reference", "coder-lora", "coder-small (n=20 T=0.8)", "coder-220m",
+         "coder-small (n=1 T=0)"]
 HUMANEVAL_PASS1 = [100.0, 75.0, 34.8, 33.5, 20.1]
 
 
 @pytest.fixture(scope="module")
-def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_results_tree(tmp_path_factory.mktemp("results"))
+def maker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunMaker]:
+    with run_maker(tmp_path_factory.mktemp("inputs")) as made:
+        yield made
+
+
+@pytest.fixture(scope="module")
+def tree(maker: RunMaker, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_results_tree(tmp_path_factory.mktemp("results"), maker)
 
 
 def board(tree: Path, capsys: pytest.CaptureFixture[str], *args: str) -> str:
@@ -32,21 +48,28 @@ def board(tree: Path, capsys: pytest.CaptureFixture[str], *args: str) -> str:
     return capsys.readouterr().out
 
 
+def interval(low: float, high: float) -> str:
+    return f"[{low:.1f}, {high:.1f}]"
+
+
 def test_markdown_table(tree, capsys) -> None:
     text = board(tree, capsys)
     lines = text.splitlines()
     header = [c.strip() for c in lines[0].strip("|").split("|")]
     assert header == ["model", "settings", "humaneval pass@1", "humaneval pass@10",
-                      "humaneval problems×n", "mbpp pass@1", "mbpp pass@10",
-                      "mbpp problems×n", "conala codebleu", "conala bleu", "conala chrf",
+                      "humaneval problems×n", "mbpp pass@1", "mbpp pass@10", "mbpp codebleu",
+                      "mbpp bleu", "mbpp problems×n", "conala codebleu", "conala bleu",
                       "conala problems×n"]
     rows = [[c.strip() for c in line.strip("|").split("|")] for line in lines[2:7]]
     assert [r[0] for r in rows] == ORDER
     lora = rows[1]
-    # The run's own interval is shown; the older run of the same configuration is not.
-    assert lora[2] == "75.0 [68.3, 81.1]"
+    # The newer run's own interval is shown; the older run of the same configuration is not.
+    newest = read_metrics(tree / "humaneval__coder-lora__new")
+    assert lora[2] == f"75.0 {interval(*newest.ci95['pass@1'])}"
     assert lora[4] == "164×1"
-    assert lora[8].startswith("32.0 [")
+    conala = read_metrics(tree / "conala__coder-lora")
+    assert lora[10] == f"{conala.metrics['codebleu']:.1f} {interval(*conala.ci95['codebleu'])}"
+    assert lora[12] == "40×1"
     sampled = rows[2]
     assert sampled[1] == "n=20 T=0.8"
     assert sampled[3].startswith("66.4 [")  # pass@10 with n = 20
@@ -63,16 +86,20 @@ def test_json_rows(tree, capsys) -> None:
     assert [r["label"] for r in rows] == ORDER
     assert [round(r["humaneval"]["pass@1"], 1) for r in rows] == HUMANEVAL_PASS1
     lora = rows[1]
-    assert lora["model"] == "codet5p-770m-lora"
-    assert lora["humaneval"]["pass@1_ci95"] == [68.3, 81.1]
+    assert lora["model"] == "coder-lora"
+    newest = tree / "humaneval__coder-lora__new"
+    assert lora["humaneval"]["source"] == str(newest / "metrics.json")
+    assert lora["humaneval"]["pass@1_ci95"] == list(read_metrics(newest).ci95["pass@1"])
     assert lora["humaneval"]["problems"] == 164 and lora["humaneval"]["n"] == 1
     assert lora["humaneval"]["pass@10"] is None
-    assert lora["conala"]["codebleu"] == pytest.approx(32.0)
+    conala = read_metrics(tree / "conala__coder-lora")
+    assert lora["conala"]["codebleu"] == pytest.approx(conala.metrics["codebleu"])
     sampled = rows[2]
     assert sampled["settings"] == {"n": 20, "temperature": 0.8}
     assert sampled["humaneval"]["samples"] == 164 * 20
     low, high = sampled["humaneval"]["pass@10_ci95"]
     assert low < sampled["humaneval"]["pass@10"] < high
+    assert rows[4]["settings"] == {"n": 1, "temperature": 0.0}
     assert rows[0]["mbpp"] is None
     assert rows[3]["humaneval"]["flags"] == ["dataset differs"]
 
@@ -82,8 +109,9 @@ def test_csv_columns(tree, capsys) -> None:
     assert [r["model"] for r in table] == ORDER
     lora = table[1]
     assert lora["humaneval pass@1"] == "75.0000"
-    assert (lora["humaneval pass@1 low"], lora["humaneval pass@1 high"]) == ("68.3000",
-                                                                           "81.1000")
+    low, high = read_metrics(tree / "humaneval__coder-lora__new").ci95["pass@1"]
+    assert (lora["humaneval pass@1 low"], lora["humaneval pass@1 high"]) == (f"{low:.4f}",
+                                                                           f"{high:.4f}")
     assert lora["mbpp problems"] == "50" and lora["mbpp n"] == "1"
     assert table[0]["mbpp pass@1"] == ""
     assert table[3]["humaneval flags"] == "dataset differs"
@@ -91,16 +119,24 @@ def test_csv_columns(tree, capsys) -> None:
 
 def test_all_runs_and_metric_selection(tree, capsys) -> None:
     rows = json.loads(board(tree, capsys, "--format", "json", "--all-runs"))
-    lora_rows = [r for r in rows if r["model"] == "codet5p-770m-lora"]
-    assert sorted(r["humaneval"]["pass@1"] for r in lora_rows if r["humaneval"]) == [50.0, 75.0]
+    lora_rows = [r for r in rows if r["model"] == "coder-lora" and r["humaneval"]]
+    old, new = (read_metrics(tree / f"humaneval__coder-lora__{age}") for age in ("old", "new"))
+    assert parse_time(old.created) < parse_time(new.created)
+    assert [(r["label"], r["humaneval"]["created"]) for r in lora_rows] == [
+        ("coder-lora", new.created),
+        (f"coder-lora [{parse_time(old.created):%Y-%m-%d %H:%M}]", old.created)]
+    assert [r["humaneval"]["pass@1"] for r in lora_rows] == [75.0, 75.0]
     text = board(tree, capsys, "--metrics", "pass@1")
     assert "pass@10" not in text.splitlines()[0] and "codebleu" not in text.splitlines()[0]
 
 
-def test_wilson_interval_when_the_run_has_none(tmp_path, capsys) -> None:
-    write_run(tmp_path / "run", {"HumanEval/0": 1, "HumanEval/1": 0, "HumanEval/2": 1,
-                                 "HumanEval/3": 1})
-    (row,) = json.loads(board(tmp_path, capsys, "--format", "json"))
+def test_wilson_interval_when_the_run_has_none(maker, tmp_path, capsys) -> None:
+    made = maker.run(tmp_path / "made" / "run", {"HumanEval/0": 1, "HumanEval/1": 0,
+                                                  "HumanEval/2": 1, "HumanEval/3": 1})
+    # This harness always writes intervals; files from other tools may have none.
+    derive(made, tmp_path / "board" / "run", metrics={"ci95": {}})
+    capsys.readouterr()  # the runs' own output
+    (row,) = json.loads(board(tmp_path / "board", capsys, "--format", "json"))
     low, high = row["humaneval"]["pass@1_ci95"]
     assert (low, high) == (pytest.approx(30.06, abs=0.01), pytest.approx(95.44, abs=0.01))
 
@@ -163,7 +199,7 @@ def test_page_renders_and_sorts_in_chromium(page, tmp_path) -> None:
     # Rows without an mbpp result stay last in either direction.
     dom = chromium(tmp_path, page.as_uri() + "#sort=mbpp%20pass%401:ascending",
                    "--dump-dom").stdout
-    assert rows_in_dom(dom)[:2] == ["gpt2-small (n=20 T=0.8)", "codet5p-770m-lora"]
+    assert rows_in_dom(dom)[:2] == ["coder-small (n=20 T=0.8)", "coder-lora"]
 
 
 def test_page_screenshot_shows_the_plots(page, tmp_path) -> None:
@@ -180,10 +216,13 @@ def test_page_screenshot_shows_the_plots(page, tmp_path) -> None:
     assert pixels[bytes.fromhex("f28e2b")] > 2000
 
 
-def test_partial_runs_are_flagged(tmp_path, capsys) -> None:
-    write_run(tmp_path / "full", {"HumanEval/0": 1, "HumanEval/1": 1}, model="full")
-    write_run(tmp_path / "partial", {"HumanEval/0": 1}, model="partial", complete=False)
-    text = board(tmp_path, capsys)
-    assert "| partial | n=1 | 100.0 [" in text
+def test_partial_runs_are_flagged(maker, tmp_path, capsys) -> None:
+    maker.run(tmp_path / "board" / "full", {"HumanEval/0": 1, "HumanEval/1": 1}, model="full")
+    made = maker.run(tmp_path / "made" / "partial", {"HumanEval/0": 1}, model="partial")
+    # This harness scores finished runs only; older versions scored partial ones too.
+    derive(made, tmp_path / "board" / "partial", metrics={"complete": False})
+    capsys.readouterr()  # the runs' own output
+    text = board(tmp_path / "board", capsys)
+    assert "| partial | n=1 T=0 | 100.0 [" in text
     assert "1×1†¶" in text  # partial, and fewer problems than the other run
     assert "† partial" in text and "¶ problem set differs" in text

@@ -6,10 +6,10 @@ import subprocess
 import sys
 
 import pytest
+from shared_data import SHARED_DATA, need_shared
 
 from harness.errors import DataNotFoundError, HarnessError, UnknownNameError
 from harness.tasks import Problem, TaskOptions, create_task, tasks
-from tests.conftest import SHARED_DATA, need_shared
 
 
 def run_program(source: str) -> subprocess.CompletedProcess[str]:
@@ -102,9 +102,8 @@ def test_mbpp_postprocess_and_ids() -> None:
 
 
 def test_mbpp_unknown_task_arg_is_an_error() -> None:
-    task = create_task("mbpp", TaskOptions(args={"shots": "0"}))
-    with pytest.raises(HarnessError, match="unknown --task-arg"):
-        task.settings()
+    with pytest.raises(HarnessError, match="unknown --task-arg 'shots'"):
+        create_task("mbpp", TaskOptions(args={"shots": "0"}))
 
 
 def test_mbpp_sanitized() -> None:

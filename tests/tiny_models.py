@@ -6,14 +6,15 @@ vLLM, an OpenAI-compatible server) can load it by path like a hub model. The fun
 plain; tests cache them per session with fixtures.
 
 Special tokens are the same in every tokenizer built here:
-``<pad>`` = 0, ``</s>`` = 1 (eos), ``<s>`` = 2 (bos), ``<unk>`` = 3.
+``<pad>`` = 0, ``</s>`` = 1 (eos), ``<s>`` = 2 (bos), ``<unk>`` = 3. The chat model of
+:func:`build_tiny_chat_llama` adds the ChatML tokens ``<|im_start|>`` and ``<|im_end|>``.
 """
 
 from __future__ import annotations
 
 import inspect
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 PAD, EOS, BOS, UNK = "<pad>", "</s>", "<s>", "<unk>"
 SPECIAL_TOKENS = [PAD, EOS, BOS, UNK]
@@ -25,6 +26,27 @@ CHAT_TEMPLATE = (
     "{% endfor %}"
     "{% if add_generation_prompt %}<|assistant|>\n{% endif %}"
 )
+
+# ChatML (Qwen-style): every message ends with the special token <|im_end|>.
+IM_START, IM_END = "<|im_start|>", "<|im_end|>"
+CHATML_TEMPLATE = (
+    "{% for message in messages %}"
+    "<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+# The conversation whose greedy answer build_tiny_chat_llama rigs to end its turn after
+# TURN_TOKENS tokens.
+PROBE_SYSTEM = "You write Python."
+PROBE_USER = "Write a function add(a, b)."
+TURN_TOKENS = 4
+
+
+def probe_messages(system: bool = True) -> list[dict[str, str]]:
+    messages = [{"role": "user", "content": PROBE_USER}]
+    if system:
+        messages.insert(0, {"role": "system", "content": PROBE_SYSTEM})
+    return messages
 
 
 def _training_text() -> list[str]:
@@ -142,6 +164,123 @@ def build_tiny_llama(
     return _save(model, tokenizer, out_dir, max_position_embeddings)
 
 
+def build_tiny_chat_llama(
+    out_dir: Path,
+    *,
+    head_dim: int = 64,
+    hidden_size: int = 128,
+    max_position_embeddings: int = 2048,
+    seed: int = 0,
+    turn_tokens: int = TURN_TOKENS,
+) -> Path:
+    """A random Llama instruct model: a ChatML chat template whose end-of-turn token
+    ``<|im_end|>`` is a special token but not a declared eos (the generation config and the
+    tokenizer say ``</s>``, as many instruct models do), so a backend must find it from the
+    template. The output layer is rigged so that the greedy answer to
+    :func:`probe_messages` is ``turn_tokens`` tokens, then ``<|im_end|>``.
+
+    The rig: ``<|im_end|>``'s output row becomes ``s`` times the row of the token T that the
+    unrigged model picks at step ``turn_tokens``, with ``1 < s`` small enough that at the
+    earlier steps the chosen token still wins. Its logit is then ``s`` times T's wherever T
+    would be picked, so it replaces T there (in other prompts too) and nowhere else.
+    """
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    out_dir = Path(out_dir)
+    tokenizer = train_tokenizer(out_dir)
+    tokenizer.add_special_tokens({"additional_special_tokens": [IM_START, IM_END]})
+    tokenizer.chat_template = CHATML_TEMPLATE
+    end = tokenizer.convert_tokens_to_ids(IM_END)
+    text = tokenizer.apply_chat_template(
+        probe_messages(), tokenize=False, add_generation_prompt=True
+    )
+    prompt = tokenizer(text, add_special_tokens=False, return_tensors="pt").input_ids
+    heads = max(1, hidden_size // head_dim)
+    for attempt in range(20):
+        config = LlamaConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=hidden_size,
+            intermediate_size=hidden_size * 2,
+            num_hidden_layers=2,
+            num_attention_heads=heads,
+            num_key_value_heads=heads,
+            head_dim=head_dim,
+            max_position_embeddings=max_position_embeddings,
+            tie_word_embeddings=False,
+            **_special_ids(tokenizer),
+        )
+        torch.manual_seed(seed + attempt)
+        model = LlamaForCausalLM(config).eval()
+        tokens, logits = _greedy_steps(model, prompt, turn_tokens + 1)
+        scale = _rig_scale(tokens, logits, turn_tokens, tokenizer.all_special_ids)
+        if scale is None:
+            continue
+        with torch.no_grad():
+            weight = model.lm_head.weight
+            weight[end] = weight[tokens[turn_tokens]] * scale
+        rigged, _ = _greedy_steps(model, prompt, turn_tokens + 1)
+        if rigged == [*tokens[:turn_tokens], end]:
+            return _save(model, tokenizer, out_dir, max_position_embeddings)
+    raise RuntimeError("could not rig a tiny chat model; try another seed")
+
+
+class Turn(NamedTuple):
+    text: str
+    finish_reason: str  # "stop": the turn ended; "length": max_new_tokens cut it
+    num_tokens: int  # tokens before the end of turn
+
+
+def reference_chat_turn(model_dir: Path, messages: list[dict[str, str]], max_new: int) -> Turn:
+    """What plain transformers answers greedily to a conversation with a chat model built
+    here: the tokens up to the first <|im_end|> or eos, or max_new of them."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    ids = tokenizer(text, add_special_tokens=False, return_tensors="pt").input_ids
+    tokens, _ = _greedy_steps(model, ids, max_new)
+    ends = {tokenizer.convert_tokens_to_ids(IM_END), tokenizer.eos_token_id}
+    length = next((i for i, t in enumerate(tokens) if t in ends), None)
+    finish = "length" if length is None else "stop"
+    length = len(tokens) if length is None else length
+    return Turn(str(tokenizer.decode(tokens[:length], skip_special_tokens=True)), finish, length)
+
+
+def _greedy_steps(model: Any, prompt: Any, steps: int) -> tuple[list[int], list[Any]]:
+    """Greedy tokens and the logits each was chosen from (no cache: the model is tiny)."""
+    import torch
+
+    ids, tokens, logits = prompt, [], []
+    with torch.no_grad():
+        for _ in range(steps):
+            step = model(input_ids=ids).logits[0, -1]
+            token = int(step.argmax())
+            tokens.append(token)
+            logits.append(step)
+            ids = torch.cat([ids, torch.tensor([[token]])], dim=1)
+    return tokens, logits
+
+
+def _rig_scale(tokens: list[int], logits: list[Any], at: int, special: list[int]) -> float | None:
+    """A factor ``s`` that makes a copy of token T = tokens[at] win at step ``at`` by a clear
+    margin and lose clearly before it; None when this model offers none."""
+    target = tokens[at]
+    peak = float(logits[at][target])
+    if target in special or target in tokens[:at] or peak <= 0.05:
+        return None
+    ceiling = 2.0
+    for step in logits[:at]:
+        chosen, mine = float(step.max()), float(step[target])
+        if mine > 0:
+            ceiling = min(ceiling, chosen / mine)
+    if ceiling < 1.1:  # too close to a tie: float differences between engines could flip it
+        return None
+    return (1.0 + ceiling) / 2
+
+
 def build_tiny_t5(out_dir: Path, seed: int = 0, *, model_max_length: int = 512) -> Path:
     """A random CodeT5+-shaped encoder-decoder (``T5ForConditionalGeneration``), tiny."""
     import torch
@@ -234,6 +373,7 @@ if __name__ == "__main__":  # build a set into a folder, for manual runs
 
     root = Path(sys.argv[1] if len(sys.argv) > 1 else "tiny-models")
     llama = build_tiny_llama(root / "llama")
+    build_tiny_chat_llama(root / "chat-llama")
     t5 = build_tiny_t5(root / "t5")
     build_lora_adapter(t5, root / "t5-lora")
     build_lora_adapter(llama, root / "llama-lora")

@@ -13,6 +13,11 @@ How a run is generated:
   does not depend on the batch it lands in: a resumed run or a larger n reproduces it.
 * Stop sequences end a row as soon as its generated text contains one (rows finish
   independently), and the text is cut before the stop sequence afterwards.
+* Chat mode (``chat = true``) renders the tokenizer's chat template (``options.system_prompt``
+  first when set) and ends each answer at the end of its turn: any eos id the model or
+  tokenizer declares, and the template's end-of-turn token (``<|im_end|>``, ``<|eot_id|>``,
+  ...) when it is a special token. With no stop sequences none are applied.
+* ``finish_reason`` is ``"length"`` exactly when ``max_new_tokens`` cut the answer.
 * A prompt longer than the model's context keeps its end and is marked
   ``prompt_truncated`` (``options.truncation = "error"`` makes it an error instead).
 
@@ -37,16 +42,19 @@ from urllib.parse import urlparse
 
 from harness.backends.base import BackendContext, ModelAPI
 from harness.backends.prompting import (
-    find_stop,
+    end_of_turn_ids,
     fit_to_context,
     longest_stop,
     render_prompt,
     sample_seed,
 )
 from harness.backends.spec import ModelSpec
+from harness.deps import HF_INSTALL, requires
 from harness.errors import HarnessError
 from harness.progress import progress
 from harness.records import Completion, GenerationRequest, SamplingParams
+from harness.settings import models_offline
+from harness.text import find_stop
 
 log = logging.getLogger(__name__)
 
@@ -89,11 +97,9 @@ class HFBackend(ModelAPI):
 
     def __init__(self, spec: ModelSpec, context: BackendContext) -> None:
         super().__init__(spec, context)
-        import torch
-
-        self._torch = torch
-        self.device = resolve_device(spec.device)
         self.options = dict(spec.options)
+        self._torch = import_dependencies(spec)
+        self.device = resolve_device(spec.device)
         self.truncation = str(self.options.get("truncation", "left"))
         if self.truncation not in ("left", "error"):
             raise HarnessError(
@@ -213,11 +219,14 @@ class HFBackend(ModelAPI):
         return None
 
     def _eos_ids(self) -> set[int]:
+        """The ids that end generation: the model's and tokenizer's eos, and in chat mode
+        also the chat template's end-of-turn token."""
         eos = getattr(self.model.generation_config, "eos_token_id", None)
         ids = set(eos if isinstance(eos, list) else [] if eos is None else [eos])
-        if self.tokenizer.eos_token_id is not None:
-            ids.add(self.tokenizer.eos_token_id)
-        return ids
+        ids.add(self.tokenizer.eos_token_id)
+        if self.spec.chat:
+            return end_of_turn_ids(self.tokenizer, ids)
+        return {int(i) for i in ids if i is not None}
 
     # --------------------------------------------------------------- generation
 
@@ -376,8 +385,9 @@ class HFBackend(ModelAPI):
             max_length=None,
             pad_token_id=self.tokenizer.pad_token_id,
         )
-        if config.eos_token_id is None and self.tokenizer.eos_token_id is not None:
-            config.eos_token_id = self.tokenizer.eos_token_id
+        if self.eos_ids and "eos_token_id" not in self.generate_kwargs:
+            # Rows end at any of them; the text is cut at the first one all the same.
+            config.eos_token_id = sorted(self.eos_ids)
         return config, model_kwargs
 
     def _decode(self, row: _Row, tokens: list[int]) -> str:
@@ -479,6 +489,22 @@ class StopOnSequences:
 # ---------------------------------------------------------------------- helpers
 
 
+def import_dependencies(spec: ModelSpec) -> Any:
+    """Import what the spec needs (torch and transformers; peft for an adapter; accelerate
+    for a device map) up front, so that a missing package is one clear line before anything
+    loads. Returns the torch module."""
+    with requires("the hf backend needs torch and transformers", HF_INSTALL):
+        import torch
+        import transformers  # noqa: F401  (imported where used; checked here)
+    if spec.adapter:
+        with requires("the hf backend needs peft for adapters", HF_INSTALL):
+            import peft  # noqa: F401
+    if "device_map" in spec.options:
+        with requires("options.device_map needs accelerate", HF_INSTALL):
+            import accelerate  # noqa: F401
+    return torch
+
+
 def resolve_device(name: str) -> str:
     import torch
 
@@ -527,9 +553,9 @@ def locate(kind: str, name: str, marker_file: str, revision: str | None) -> bool
         return True
     if _looks_like_path(name):
         raise HarnessError(f"{kind} path {name} does not exist")
-    try:
+    with requires("models from the Hugging Face hub need huggingface_hub", HF_INSTALL):
         from huggingface_hub import try_to_load_from_cache
-
+    try:
         cached = try_to_load_from_cache(name, marker_file, revision=revision)
     except (ValueError, OSError):
         cached = None
@@ -547,10 +573,7 @@ def locate(kind: str, name: str, marker_file: str, revision: str | None) -> bool
 
 
 def _offline_mode() -> bool:
-    return any(
-        os.environ.get(var, "").lower() in ("1", "true", "yes", "on")
-        for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HARNESS_OFFLINE")
-    )
+    return models_offline()
 
 
 @functools.lru_cache(maxsize=8)

@@ -20,7 +20,11 @@ LiteLLM, ...). Standard library only (``urllib``).
   with its own seed: sample i is then reproducible on its own on servers that honour
   ``seed``. Greedy decoding (temperature 0) sends one request and reports it as each sample.
 * Stop sequences are sent (the first ``options.max_stop_sequences``, default 4, the OpenAI
-  limit) and all of them are applied to the returned text.
+  limit) and all of them are applied to the returned text. With none (chat mode) the body
+  has no ``stop`` field, and the answer ends where the server ends the turn.
+* ``finish_reason`` is read per choice: ``"length"`` when the server says ``max_tokens`` cut
+  it (or, for a server that gives none, when a single answer used all ``max_tokens``),
+  else ``"stop"``.
 
 Other options: ``timeout`` (seconds per socket operation, default 120), ``backoff_base``
 (seconds, default 1), ``backoff_max`` (default 60), ``max_tokens_field`` (default
@@ -49,11 +53,12 @@ from typing import Any
 from urllib.parse import urlparse
 
 from harness.backends.base import BackendContext, ModelAPI
-from harness.backends.prompting import apply_template, chat_messages, sample_seed, truncate_at_stop
+from harness.backends.prompting import apply_template, chat_messages, sample_seed
 from harness.backends.spec import ModelSpec
 from harness.errors import HarnessError
 from harness.progress import progress
 from harness.records import Completion, GenerationRequest
+from harness.text import truncate_at_stop
 
 log = logging.getLogger(__name__)
 
@@ -200,19 +205,22 @@ class OpenAIBackend(ModelAPI):
                 self._server_ignores_n = True
         usage = response.get("usage") or {}
         tokens = usage.get("completion_tokens") if n == 1 else None
-        stop = call.request.params.stop
+        tokens = tokens if isinstance(tokens, int) else None
+        params = call.request.params
         completions: list[Completion] = []
         reported = call.samples if call.greedy else call.samples[: len(choices)]
         for position, sample in enumerate(reported):
             text, finish = choices[0 if call.greedy else position]
-            cut = truncate_at_stop(text, stop)
+            cut = truncate_at_stop(text, params.stop)
+            if finish is None and tokens is not None:  # a server that does not say
+                finish = "length" if tokens >= params.max_new_tokens else "stop"
             completions.append(
                 Completion(
                     key=call.request.key,
                     sample=sample,
                     text=cut,
-                    finish_reason="stop" if cut != text else finish,
-                    num_tokens=tokens if isinstance(tokens, int) else None,
+                    finish_reason="length" if finish == "length" and cut == text else "stop",
+                    num_tokens=tokens,
                 )
             )
         missing = () if call.greedy else call.samples[len(choices) :]
@@ -232,8 +240,9 @@ class OpenAIBackend(ModelAPI):
         body["n"] = n
         seed = sample_seed(params.seed, call.samples[0], call.request.prompt)
         body["seed"] = seed >> 32  # 31 bits: any server takes it
-        if params.stop:
-            body["stop"] = list(params.stop[: self.settings.max_stop_sequences])
+        stop = list(params.stop[: self.settings.max_stop_sequences])
+        if stop:  # no field at all when there are none: some servers reject "stop": []
+            body["stop"] = stop
         body.update(self.settings.extra_body)
         return body
 

@@ -3,7 +3,7 @@
 * :func:`apply_template` puts a prompt into an alias's ``template`` (``{prompt}`` field).
 * :func:`chat_messages` turns a prompt into chat messages for instruct models.
 * :func:`render_prompt` gives the exact text a local model sees (chat template applied).
-* :func:`truncate_at_stop` / :func:`find_stop` cut a completion at its first stop sequence.
+* :func:`end_of_turn_ids` gives the token ids that end a chat answer.
 * :func:`fit_to_context` cuts an over-long prompt to the model's context (or refuses).
 * :func:`sample_seed` derives sample ``i``'s seed from the request seed, so any sample can be
   regenerated on its own (resume, larger n).
@@ -21,6 +21,17 @@ from harness.errors import HarnessError
 from harness.records import GenerationRequest, Prompt
 
 PROMPT_FIELD = "{prompt}"
+# Tokens that chat templates write after each message (ChatML/Qwen, Llama 3, Phi-3, Gemma,
+# Command-R). Models often declare only their document eos, so a chat answer would otherwise
+# run on past the end of its turn into an invented next turn.
+END_OF_TURN_TOKENS = (
+    "<|im_end|>",
+    "<|eot_id|>",
+    "<|eom_id|>",
+    "<|end|>",
+    "<end_of_turn>",
+    "<|END_OF_TURN_TOKEN|>",
+)
 
 
 def apply_template(spec: ModelSpec, text: str) -> str:
@@ -66,24 +77,32 @@ def render_prompt(spec: ModelSpec, prompt: Prompt, tokenizer: Any | None = None)
     return str(rendered)
 
 
+def end_of_turn_ids(tokenizer: Any, declared: Iterable[int | None]) -> set[int]:
+    """The ids that end a chat answer: the ``declared`` eos ids (generation config,
+    tokenizer), plus each known end-of-turn token that the tokenizer's chat template writes
+    and that the tokenizer has as a special token (so text cannot produce it by accident)."""
+    ids = {int(i) for i in declared if i is not None}
+    template = getattr(tokenizer, "chat_template", None)
+    if isinstance(template, dict):  # named templates ("default", "tool_use", ...)
+        template = "\n".join(str(t) for t in template.values())
+    if not isinstance(template, str):
+        return ids
+    special = {str(t) for t in getattr(tokenizer, "all_special_tokens", None) or ()}
+    added = getattr(tokenizer, "added_tokens_decoder", None) or {}
+    special |= {str(t.content) for t in added.values() if getattr(t, "special", False)}
+    for token in END_OF_TURN_TOKENS:
+        if token in template and token in special:
+            token_id = tokenizer.convert_tokens_to_ids(token)
+            if isinstance(token_id, int) and token_id != getattr(tokenizer, "unk_token_id", None):
+                ids.add(token_id)
+    return ids
+
+
 def prompt_digest(prompt: Prompt) -> str:
     """A stable hash of everything in a prompt (text and messages)."""
     messages = [sorted(m.items()) for m in prompt.messages] if prompt.messages else None
     payload = repr((prompt.text, messages)).encode()
     return hashlib.sha256(payload).hexdigest()
-
-
-def find_stop(text: str, stop: Iterable[str], start: int = 0) -> int | None:
-    """Index of the earliest occurrence of any stop sequence in ``text[start:]``, or None."""
-    positions = [text.find(s, start) for s in stop if s]
-    found = [p for p in positions if p >= 0]
-    return min(found) if found else None
-
-
-def truncate_at_stop(text: str, stop: Iterable[str]) -> str:
-    """``text`` up to (not including) its earliest stop sequence."""
-    index = find_stop(text, stop)
-    return text if index is None else text[:index]
 
 
 def prompt_identity(prompt: Prompt) -> str:

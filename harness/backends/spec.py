@@ -28,10 +28,19 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from harness import settings
+from harness.backends.registry import backends
 from harness.errors import HarnessError, UnknownNameError
 from harness.registry import did_you_mean
 
-BACKENDS = ("reference", "samples", "hf", "vllm", "openai")
+# `samples:PATH` scores a samples file instead of generating: the runner reads the file, so
+# this name has no entry in the backends registry.
+SAMPLES = "samples"
+
+
+def backend_names() -> list[str]:
+    """Backend names a spec may use: the registry's (plugins included) and ``samples``."""
+    return sorted({*backends.names(), SAMPLES})
 
 # Keys an alias's `sampling` table may set; command-line flags override them.
 SAMPLING_KEYS = {
@@ -44,7 +53,7 @@ SAMPLING_KEYS = {
 
 # Fields whose values may name files and may use ${VAR} expansion.
 _PATH_FIELDS = ("model", "adapter", "tokenizer")
-_TABLE_FIELDS = ("sampling", "options")
+_TABLE_FIELDS = ("sampling", "options", "fim")  # fim may be a table of tokens
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -67,6 +76,10 @@ class ModelSpec(BaseModel):
     device: str = "auto"
     template: str | None = Field(default=None, description="prompt template with a {prompt} field")
     chat: bool = False
+    fim: str | dict[str, Any] | None = Field(
+        default=None, description="fill-in-the-middle format: a family name (starcoder, "
+        "codellama, deepseek-coder, qwen2.5-coder, codegemma, ...) or a table of tokens; see "
+        "harness/fim.py")
     description: str = ""
     sampling: dict[str, Any] = Field(default_factory=dict, description="default sampling params")
     options: dict[str, Any] = Field(default_factory=dict, description="backend-specific options")
@@ -74,8 +87,11 @@ class ModelSpec(BaseModel):
     @field_validator("backend")
     @classmethod
     def _known_backend(cls, value: str) -> str:
-        if value not in BACKENDS:
-            raise ValueError(f"unknown backend {value!r}; one of {', '.join(BACKENDS)}")
+        known = backend_names()
+        if value not in known:
+            raise ValueError(
+                f"unknown backend {value!r}{did_you_mean(value, known)} (known: {', '.join(known)})"
+            )
         return value
 
     @field_validator("template")
@@ -84,6 +100,13 @@ class ModelSpec(BaseModel):
         if value is not None and "{prompt}" not in value:
             raise ValueError("a template must contain the field {prompt}")
         return value
+
+    @field_validator("fim")
+    @classmethod
+    def _known_fim(cls, value: str | dict[str, Any] | None) -> str | dict[str, Any] | None:
+        from harness.fim import validate
+
+        return validate(value)
 
     @field_validator("sampling")
     @classmethod
@@ -134,11 +157,7 @@ def shipped_models_file() -> Path:
 
 def user_models_file() -> Path:
     """The models file in the user's config dir (it need not exist)."""
-    config_dir = os.environ.get("HARNESS_CONFIG_DIR")
-    if config_dir:
-        return Path(config_dir).expanduser() / "models.toml"
-    xdg = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-    return Path(xdg).expanduser() / "harness" / "models.toml"
+    return settings.config_dir() / "models.toml"
 
 
 def models_files(extra_files: list[Path] | None = None) -> list[Path]:
@@ -146,9 +165,9 @@ def models_files(extra_files: list[Path] | None = None) -> list[Path]:
     files = [shipped_models_file()]
     if user_models_file().exists():
         files.append(user_models_file())
-    env_file = os.environ.get("HARNESS_MODELS_FILE")
-    if env_file:
-        files.append(Path(env_file).expanduser())
+    env_file = settings.models_file()
+    if env_file is not None:
+        files.append(env_file)
     files.extend(Path(f).expanduser() for f in extra_files or [])
     return files
 
@@ -276,17 +295,12 @@ def resolve_model(name: str, models_files: list[Path] | None = None) -> ModelSpe
         spec = ModelSpec(name=name, backend="reference")
     else:
         backend, sep, target = name.partition(":")
-        if not (sep and backend in BACKENDS and target):
-            known = [
-                "reference",
-                "samples:PATH",
-                "hf:ID_OR_PATH",
-                "vllm:ID_OR_PATH",
-                "openai:MODEL",
-            ]
+        known = backend_names()
+        if not (sep and backend in known and target):
+            direct = ", ".join(f"{b}:TARGET" for b in known)
             raise UnknownNameError(
                 f"unknown model {name!r}{did_you_mean(name, [*sorted(aliases), 'reference'])}"
-                f" (an alias listed by `harness models`, or one of: {', '.join(known)})"
+                f" (an alias listed by `harness models`, or one of: reference, {direct})"
             )
         spec = ModelSpec(name=name, backend=backend, model=target)
     _check_expanded(spec)

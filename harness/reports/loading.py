@@ -1,9 +1,11 @@
-"""Read run folders (docs/results-format.md) and compact JSON summaries into `RunResult`s.
+"""Read run folders and summary files (harness.schema, docs/results-format.md) into
+`RunResult`s.
 
 A path given by the user may be a run folder (holding ``metrics.json``/``run.json``), a
 ``metrics.json`` file, a summary file written by ``harness summary`` (one or more runs), or a
-parent folder that is searched for run folders. Every malformed file is reported as a
-one-line `HarnessError` naming the file and the problem.
+parent folder that is searched for run folders. Files are parsed by the models of
+`harness.schema`; every malformed file is reported as a one-line `HarnessError` naming the
+file and the first bad field.
 """
 
 from __future__ import annotations
@@ -14,22 +16,35 @@ import math
 import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
 
 from harness.errors import HarnessError
 from harness.io import atomic_write_text
-from harness.reports import stats
+from harness.metrics.passk import pass_at_k
+from harness.schema import (
+    first_error,
+    SCHEMA_VERSION,
+    SUMMARY_FORMAT,
+    Metrics,
+    ProblemMetrics,
+    Record,
+    RunInfo,
+    SummaryFile,
+    SummaryProblem,
+    SummaryRun,
+)
 
 log = logging.getLogger(__name__)
 
-SUPPORTED_SCHEMA = 1
-SUMMARY_FORMAT = "harness-summary"
 # Generation settings that make two runs of the same model different leaderboard rows.
 ROW_SETTINGS = ("temperature", "top_p")
 _SEARCH_DEPTH = 4
+_Model = TypeVar("_Model", bound=Record)
 
 
 class IncompleteRunError(HarnessError):
@@ -107,7 +122,7 @@ class RunResult:
                 if problem.correct is None or problem.n < k:
                     raise HarnessError(f"{self.label}: problem {problem.key} has "
                                        f"{problem.n} samples, {metric} needs {k}")
-                values[problem.key] = 100.0 * stats.pass_at_k(problem.n, problem.correct, k)
+                values[problem.key] = 100.0 * pass_at_k(problem.n, problem.correct, k)
             return values
         missing = [p.key for p in self.problems if metric not in p.scores]
         if missing:
@@ -190,37 +205,30 @@ def _run_folders(root: Path, depth: int) -> Iterable[Path]:
 
 def load_run_folder(folder: Path) -> RunResult:
     metrics_path = folder / "metrics.json"
-    run_info = _read_json(folder / "run.json") if (folder / "run.json").is_file() else {}
-    if not isinstance(run_info, dict):
-        raise HarnessError(f"{folder / 'run.json'}: expected a JSON object")
+    run_path = folder / "run.json"
+    run_info = parse_file(RunInfo, _read_json(run_path), run_path) if run_path.is_file() \
+        else None
     if not metrics_path.is_file():
-        status = run_info.get("status", "unknown")
+        status = run_info.status if run_info else "unknown"
         raise IncompleteRunError(f"{folder}: run is incomplete (status {status!r}, no "
                                  "metrics.json); finish it by re-running the same command")
-    data = _read_json(metrics_path)
-    if not isinstance(data, dict):
-        raise HarnessError(f"{metrics_path}: expected a JSON object")
-    status = run_info.get("status")
-    if status is not None and status != "complete":
-        data = {**data, "complete": False}
-    settings = _settings_from_run_info(run_info)
-    return parse_run(data, str(metrics_path), settings=settings,
-                     fallback_created=_mtime(metrics_path))
+    metrics = parse_file(Metrics, _read_json(metrics_path), metrics_path)
+    run = from_metrics(metrics, str(metrics_path), _settings_from_run_info(run_info))
+    if run_info is not None and run_info.status != "complete":
+        return replace(run, complete=False)
+    return run
 
 
 def load_file(path: Path) -> list[RunResult]:
-    """A metrics.json or a summary file (single run or ``{"runs": [...]}``)."""
+    """A metrics.json or a summary file."""
     data = _read_json(path)
     if isinstance(data, dict) and data.get("format") == SUMMARY_FORMAT:
-        runs = data.get("runs")
-        if not isinstance(runs, list) or not runs:
-            raise HarnessError(f"{path}: summary has no 'runs' list")
-        return [parse_run(run, f"{path}#{i}", fallback_created=_mtime(path))
-                for i, run in enumerate(runs)]
+        summary = parse_file(SummaryFile, data, path)
+        return [from_summary(run, f"{path}#{i}") for i, run in enumerate(summary.runs)]
     if isinstance(data, dict) and "per_problem" in data:
-        return [parse_run(data, str(path), fallback_created=_mtime(path))]
+        return [from_metrics(parse_file(Metrics, data, path), str(path), {})]
     raise HarnessError(f"{path}: not a metrics.json or harness summary file "
-                       "(no 'per_problem' and no 'format': 'harness-summary')")
+                       f"(no 'per_problem' and no 'format': '{SUMMARY_FORMAT}')")
 
 
 def _read_json(path: Path) -> Any:
@@ -235,17 +243,11 @@ def _read_json(path: Path) -> Any:
                            f"{exc.msg}") from exc
 
 
-def _mtime(path: Path) -> str:
-    return datetime.fromtimestamp(path.stat().st_mtime, tz=UTC).isoformat()
-
-
-def _settings_from_run_info(run_info: Mapping[str, Any]) -> dict[str, Any]:
+def _settings_from_run_info(run_info: RunInfo | None) -> dict[str, Any]:
     """Temperature and top_p as used (run.json ``sampling``), else as configured."""
-    source = run_info.get("sampling")
-    if not isinstance(source, dict):
-        source = run_info.get("config")
-    if not isinstance(source, dict):
+    if run_info is None:
         return {}
+    source = run_info.sampling.model_dump() if run_info.sampling else run_info.config
     settings = {name: source[name] for name in ROW_SETTINGS
                 if isinstance(source.get(name), int | float)}
     if settings.get("top_p") == 1.0:
@@ -256,166 +258,101 @@ def _settings_from_run_info(run_info: Mapping[str, Any]) -> dict[str, Any]:
 # --- validation -----------------------------------------------------------------------
 
 
-class _Reader:
-    """Typed access to one JSON object, raising one-line errors that name the file."""
-
-    def __init__(self, data: Any, where: str) -> None:
-        if not isinstance(data, dict):
-            raise HarnessError(f"{where}: expected a JSON object")
-        self.data = data
-        self.where = where
-
-    def _fail(self, key: str, expected: str) -> HarnessError:
-        value = self.data.get(key, "<missing>")
-        return HarnessError(f"{self.where}: field {key!r} must be {expected}, got "
-                            f"{json.dumps(value)[:60] if value != '<missing>' else value}")
-
-    def text(self, key: str, default: str | None = None) -> str:
-        value = self.data.get(key, default)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            value = str(value)  # task_version written as a number
-        if not isinstance(value, str):
-            raise self._fail(key, "a string")
-        return value
-
-    def integer(self, key: str, minimum: int = 0, default: int | None = None) -> int:
-        value = self.data.get(key, default)
-        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-            raise self._fail(key, f"an integer >= {minimum}")
-        return value
-
-    def flag(self, key: str, default: bool | None = None) -> bool:
-        value = self.data.get(key, default)
-        if not isinstance(value, bool):
-            raise self._fail(key, "true or false")
-        return value
-
-    def numbers(self, key: str) -> dict[str, float]:
-        value = self.data.get(key, {})
-        if not isinstance(value, dict) or not all(_is_number(v) for v in value.values()):
-            raise self._fail(key, "an object of numbers")
-        return {str(name): float(v) for name, v in value.items()}
-
-    def intervals(self, key: str) -> dict[str, tuple[float, float]]:
-        value = self.data.get(key, {})
-        if not isinstance(value, dict):
-            raise self._fail(key, "an object of [low, high] pairs")
-        result = {}
-        for name, pair in value.items():
-            if (not isinstance(pair, list) or len(pair) != 2
-                    or not all(_is_number(x) for x in pair)):
-                raise self._fail(key, "an object of [low, high] pairs")
-            result[str(name)] = (float(pair[0]), float(pair[1]))
-        return result
+def parse_file(model: type[_Model], data: Any, where: Path | str) -> _Model:
+    """``data`` (read from ``where``) as ``model``: a file of a schema_version this harness
+    does not read, or the first field that does not fit, is a one-line `HarnessError`."""
+    if not isinstance(data, dict):
+        raise HarnessError(f"{where}: expected a JSON object")
+    version = data.get("schema_version", SCHEMA_VERSION)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise HarnessError(f"{where}: field 'schema_version' must be an integer, got "
+                           f"{json.dumps(version)[:60]}")
+    if not 1 <= version <= SCHEMA_VERSION:
+        raise HarnessError(f"{where}: schema_version {version} is not supported (this harness "
+                           f"reads 1 to {SCHEMA_VERSION}); upgrade harness")
+    try:
+        parsed = model.model_validate(data)
+    except ValidationError as exc:
+        raise HarnessError(f"{where}: {first_error(exc)}") from None
+    if isinstance(parsed, Metrics | SummaryFile):
+        _check_consistent(parsed, str(where))
+    return parsed
 
 
-def _is_number(value: Any) -> bool:
-    return (isinstance(value, int | float) and not isinstance(value, bool)
-            and math.isfinite(value))
+def _check_consistent(parsed: Metrics | SummaryFile, where: str) -> None:
+    """What the types cannot say: counts within range, keys unique, numbers finite."""
+    runs: list[tuple[str, Metrics | SummaryRun]] = (
+        [(where, parsed)] if isinstance(parsed, Metrics)
+        else [(f"{where}#{i}", run) for i, run in enumerate(parsed.runs)])
+    for label, run in runs:
+        if run.n < 1:
+            raise HarnessError(f"{label}: n = {run.n}: every run has at least one sample")
+        bad_k = [k for k in run.k if k < 1]
+        if bad_k:
+            raise HarnessError(f"{label}: k holds {bad_k[0]}: pass@k needs k >= 1")
+        numbers = {**run.metrics, **{f"{m} interval": v for m, pair in run.ci95.items()
+                                     for v in pair}}
+        seen: set[str] = set()
+        problems: Sequence[ProblemMetrics | SummaryProblem] = run.per_problem
+        for i, problem in enumerate(problems):
+            at = f"{label}: per_problem[{i}]"
+            if problem.key in seen:
+                raise HarnessError(f"{label}: per_problem has key {problem.key!r} twice")
+            seen.add(problem.key)
+            if problem.n < 1:
+                raise HarnessError(f"{at}: n = {problem.n}: at least one sample")
+            if problem.correct is not None and not 0 <= problem.correct <= problem.n:
+                raise HarnessError(f"{at}: correct = {problem.correct} is not between 0 "
+                                   f"and n = {problem.n}")
+            numbers.update({f"per_problem[{i}] {m}": v for m, v in problem.scores.items()})
+        for name, value in numbers.items():
+            if not math.isfinite(value):
+                raise HarnessError(f"{label}: {name} is {value}: scores must be finite")
 
 
-def parse_run(
-    data: Any,
-    where: str,
-    settings: Mapping[str, Any] | None = None,
-    fallback_created: str = "",
-) -> RunResult:
-    """Validate one metrics.json-shaped object (also the entries of a summary)."""
-    reader = _Reader(data, where)
-    schema = reader.integer("schema_version", minimum=1)
-    if schema != SUPPORTED_SCHEMA:
-        raise HarnessError(f"{where}: schema_version {schema} is not supported (this harness "
-                           f"reads {SUPPORTED_SCHEMA}); upgrade harness")
-    n = reader.integer("n", minimum=1)
-    raw_problems = data.get("per_problem")
-    if not isinstance(raw_problems, list):
-        raise reader._fail("per_problem", "a list")
-    problems = tuple(_parse_problem(item, f"{where}: per_problem[{i}]")
-                     for i, item in enumerate(raw_problems))
-    seen: set[str] = set()
-    for problem in problems:
-        if problem.key in seen:
-            raise HarnessError(f"{where}: per_problem has key {problem.key!r} twice")
-        seen.add(problem.key)
-    k_values = data.get("k", [])
-    if not isinstance(k_values, list) or not all(
-            isinstance(k, int) and not isinstance(k, bool) and k > 0 for k in k_values):
-        raise reader._fail("k", "a list of positive integers")
-    raw_settings = data.get("settings", settings or {})
-    if not isinstance(raw_settings, dict):
-        raise reader._fail("settings", "an object")
-    task = reader.text("task")
+def from_metrics(metrics: Metrics, where: str, settings: Mapping[str, Any]) -> RunResult:
+    problems = tuple(ProblemResult(key=p.key, task_id=p.task_id, n=p.n, correct=p.correct,
+                                   scores=p.scores) for p in metrics.per_problem)
     return RunResult(
-        source=where,
-        run_id=reader.text("run_id", default=""),
-        task=task,
-        task_version=reader.text("task_version"),
-        model=reader.text("model"),
-        model_fingerprint=reader.text("model_fingerprint", default=""),
-        n=n,
-        k=tuple(k_values),
-        num_problems=reader.integer("num_problems", default=len(problems)),
-        complete=reader.flag("complete"),
-        dataset_sha256=reader.text("dataset_sha256"),
-        config_hash=reader.text("config_hash", default=""),
-        metrics=reader.numbers("metrics"),
-        ci95=reader.intervals("ci95"),
-        counts={name: int(v) for name, v in reader.numbers("counts").items()},
-        created=reader.text("created", default=fallback_created),
-        settings={"n": n, **raw_settings},
-        problems=problems,
-    )
+        source=where, run_id=metrics.run_id, task=metrics.task,
+        task_version=metrics.task_version, model=metrics.model,
+        model_fingerprint=metrics.model_fingerprint, n=metrics.n, k=tuple(metrics.k),
+        num_problems=metrics.num_problems, complete=metrics.complete,
+        dataset_sha256=metrics.dataset_sha256, config_hash=metrics.config_hash,
+        metrics=metrics.metrics, ci95=metrics.ci95, counts=metrics.counts,
+        created=metrics.created, settings={"n": metrics.n, **settings}, problems=problems)
 
 
-def _parse_problem(item: Any, where: str) -> ProblemResult:
-    reader = _Reader(item, where)
-    key = reader.text("key")
-    n = reader.integer("n", minimum=1)
-    correct_value = item.get("correct")
-    correct = None if correct_value is None else reader.integer("correct")
-    if correct is not None and correct > n:
-        raise HarnessError(f"{where}: correct = {correct} is more than n = {n}")
-    return ProblemResult(key=key, task_id=reader.text("task_id", default=key), n=n,
-                         correct=correct, scores=reader.numbers("scores"))
+def from_summary(run: SummaryRun, where: str) -> RunResult:
+    problems = tuple(ProblemResult(key=p.key, task_id=p.task_id or p.key, n=p.n,
+                                   correct=p.correct, scores=p.scores)
+                     for p in run.per_problem)
+    return RunResult(
+        source=where, run_id=run.run_id, task=run.task, task_version=run.task_version,
+        model=run.model, model_fingerprint=run.model_fingerprint, n=run.n, k=tuple(run.k),
+        num_problems=run.num_problems, complete=run.complete,
+        dataset_sha256=run.dataset_sha256, config_hash=run.config_hash, metrics=run.metrics,
+        ci95=run.ci95, counts=run.counts, created=run.created,
+        settings={"n": run.n, **run.settings}, problems=problems)
 
 
 # --- summaries --------------------------------------------------------------------------
 
 
-def summary_entry(run: RunResult) -> dict[str, Any]:
+def summary_run(run: RunResult) -> SummaryRun:
     """The compact, self-contained form of a run that a baseline file keeps."""
-    return {
-        "schema_version": SUPPORTED_SCHEMA,
-        "run_id": run.run_id,
-        "task": run.task,
-        "task_version": run.task_version,
-        "model": run.model,
-        "model_fingerprint": run.model_fingerprint,
-        "num_problems": run.num_problems,
-        "n": run.n,
-        "k": list(run.k),
-        "complete": run.complete,
-        "dataset_sha256": run.dataset_sha256,
-        "config_hash": run.config_hash,
-        "settings": {name: v for name, v in run.settings.items() if name != "n"},
-        "metrics": dict(run.metrics),
-        "ci95": {name: list(pair) for name, pair in run.ci95.items()},
-        "counts": dict(run.counts),
-        "created": run.created,
-        "per_problem": [_problem_entry(p) for p in run.problems],
-    }
-
-
-def _problem_entry(problem: ProblemResult) -> dict[str, Any]:
-    entry: dict[str, Any] = {"key": problem.key}
-    if problem.task_id != problem.key:
-        entry["task_id"] = problem.task_id
-    entry["n"] = problem.n
-    if problem.correct is not None:
-        entry["correct"] = problem.correct
-    if problem.scores:
-        entry["scores"] = dict(problem.scores)
-    return entry
+    return SummaryRun(
+        run_id=run.run_id, task=run.task, task_version=run.task_version, model=run.model,
+        model_fingerprint=run.model_fingerprint, num_problems=run.num_problems, n=run.n,
+        k=list(run.k), complete=run.complete, dataset_sha256=run.dataset_sha256,
+        config_hash=run.config_hash,
+        settings={name: v for name, v in run.settings.items() if name != "n"},
+        metrics=dict(run.metrics), ci95=dict(run.ci95), counts=dict(run.counts),
+        created=run.created,
+        per_problem=[SummaryProblem(key=p.key, task_id=None if p.task_id == p.key else p.task_id,
+                                    n=p.n, correct=p.correct, scores=dict(p.scores))
+                     for p in run.problems],
+    )
 
 
 def write_summary(runs: Sequence[RunResult], path: Path) -> None:
@@ -440,15 +377,15 @@ def summary_text(runs: Sequence[RunResult]) -> str:
 def format_summary(runs: Sequence[RunResult]) -> str:
     rendered: list[str] = []
     marker = uuid.uuid4().hex  # placeholders that no real string can collide with
-    entries = []
-    for run in runs:
-        entry = summary_entry(run)
+    summary = SummaryFile(runs=[summary_run(run) for run in runs])
+    document = summary.model_dump(mode="json")
+    for entry, run in zip(document["runs"], summary.runs, strict=True):
         tokens = []
-        for problem in entry["per_problem"]:
+        for problem in run.per_problem:
             tokens.append(f"@{marker}:{len(rendered)}@")
-            rendered.append(json.dumps(problem, ensure_ascii=False))
+            # Fields at their defaults (task_id equal to key, no scores) are left out.
+            rendered.append(json.dumps(problem.model_dump(mode="json", exclude_defaults=True),
+                                       ensure_ascii=False))
         entry["per_problem"] = tokens
-        entries.append(entry)
-    document = {"format": SUMMARY_FORMAT, "schema_version": SUPPORTED_SCHEMA, "runs": entries}
     text = json.dumps(document, indent=2, ensure_ascii=False)
     return re.sub(f'"@{marker}:(\\d+)@"', lambda m: rendered[int(m.group(1))], text) + "\n"

@@ -2,7 +2,7 @@
 
 Every bootstrap here resamples *problems* (the unit that was sampled from the space of
 possible benchmark items), with a fixed seed so that the same inputs always give the same
-interval. Resampling is vectorised with numpy in chunks to bound memory.
+interval; the resampling itself is harness.metrics.bootstrap's.
 """
 
 from __future__ import annotations
@@ -11,62 +11,30 @@ import math
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 
-DEFAULT_RESAMPLES = 10_000
-DEFAULT_SEED = 20_240_521
-# Upper bound on the number of int64 indices drawn at once (~160 MB).
-_CHUNK_ELEMENTS = 20_000_000
+from harness.metrics.bootstrap import (
+    REPORT_RESAMPLES,
+    REPORT_SEED,
+    bootstrap_means,
+    percentile_interval,
+)
 
 
-def pass_at_k(n: int, correct: int, k: int) -> float:
-    """Unbiased pass@k estimate for one problem (Chen et al. 2021), as a fraction in [0, 1]."""
-    if k > n:
-        raise ValueError(f"pass@{k} needs at least {k} samples, got {n}")
-    if n - correct < k:
-        return 1.0
-    return 1.0 - math.comb(n - correct, k) / math.comb(n, k)
-
-
-def rng_for(label: str, seed: int = DEFAULT_SEED) -> np.random.Generator:
+def rng_for(label: str, seed: int = REPORT_SEED) -> np.random.Generator:
     """A generator that depends only on ``seed`` and ``label`` (e.g. the task name), so a
     task's interval is the same whether it is analysed alone or together with others."""
     return np.random.default_rng([seed, zlib.crc32(label.encode("utf-8"))])
-
-
-def bootstrap_means(
-    values: Sequence[float] | np.ndarray,
-    rng: np.random.Generator,
-    resamples: int = DEFAULT_RESAMPLES,
-) -> np.ndarray:
-    """Means of ``resamples`` resamples (with replacement) of ``values``; shape (resamples,)."""
-    data = np.asarray(values, dtype=np.float64)
-    size = data.shape[0]
-    if size == 0:
-        raise ValueError("cannot bootstrap an empty sample")
-    means = np.empty(resamples, dtype=np.float64)
-    rows_per_chunk = max(1, _CHUNK_ELEMENTS // size)
-    for start in range(0, resamples, rows_per_chunk):
-        stop = min(resamples, start + rows_per_chunk)
-        indices = rng.integers(0, size, size=(stop - start, size))
-        means[start:stop] = data[indices].mean(axis=1)
-    return means
-
-
-def percentile_interval(draws: np.ndarray, level: float = 0.95) -> tuple[float, float]:
-    """Two-sided percentile interval of bootstrap draws."""
-    tail = (1.0 - level) / 2.0
-    low, high = np.quantile(draws, [tail, 1.0 - tail])
-    return float(low), float(high)
 
 
 def bootstrap_interval(
     values: Sequence[float] | np.ndarray,
     label: str = "",
     level: float = 0.95,
-    resamples: int = DEFAULT_RESAMPLES,
-    seed: int = DEFAULT_SEED,
+    resamples: int = REPORT_RESAMPLES,
+    seed: int = REPORT_SEED,
 ) -> tuple[float, float]:
     """Percentile bootstrap interval for the mean of ``values`` (resampling the items)."""
     return percentile_interval(bootstrap_means(values, rng_for(label, seed), resamples), level)
@@ -101,24 +69,12 @@ def wilson_interval(successes: int, total: int, level: float = 0.95) -> tuple[fl
     """Wilson score interval for a binomial proportion, as fractions in [0, 1]."""
     if total <= 0:
         raise ValueError("total must be positive")
-    z = _normal_quantile(0.5 + level / 2.0)
+    z = NormalDist().inv_cdf(0.5 + level / 2.0)
     phat = successes / total
     denom = 1.0 + z * z / total
     centre = (phat + z * z / (2 * total)) / denom
     half = z * math.sqrt(phat * (1 - phat) / total + z * z / (4 * total * total)) / denom
     return max(0.0, centre - half), min(1.0, centre + half)
-
-
-def _normal_quantile(p: float) -> float:
-    """Inverse standard normal CDF by bisection on math.erf (exact enough for intervals)."""
-    low, high = -10.0, 10.0
-    for _ in range(100):
-        mid = (low + high) / 2.0
-        if 0.5 * (1.0 + math.erf(mid / math.sqrt(2.0))) < p:
-            low = mid
-        else:
-            high = mid
-    return (low + high) / 2.0
 
 
 @dataclass(frozen=True)
@@ -144,8 +100,8 @@ def paired_bootstrap(
     before: Sequence[float] | np.ndarray,
     after: Sequence[float] | np.ndarray,
     label: str = "",
-    resamples: int = DEFAULT_RESAMPLES,
-    seed: int = DEFAULT_SEED,
+    resamples: int = REPORT_RESAMPLES,
+    seed: int = REPORT_SEED,
 ) -> PairedBootstrap:
     """Bootstrap of mean(after - before) resampling the paired items together."""
     diffs = np.asarray(after, dtype=np.float64) - np.asarray(before, dtype=np.float64)
