@@ -49,6 +49,8 @@ _OPEN = re.compile(r"^(?P<prefix>[ \t]*(?:(?:[-*+]|\d{1,9}[.)])[ \t]+)?(?:>[ \t]
 _OPEN_LATE = re.compile(r"(?<![`~])(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[A-Za-z][\w+#.-]*)?"
                         r"[ \t]*$")
 _RUN = re.compile(r"^(`{3,}|~{3,})(.*)$")
+# An opener line that goes on with code after its language tag.
+_INLINE_CODE = re.compile(r"[ \t]*[\w+#.-]+[ \t]+((?:def|class|import|from|async def|@)\b.*)$")
 # A closing line that names one of these opens the next block (the model forgot to close).
 _CODE_TAGS = frozenset({"python", "py", "python3", "py3", "pycon", "ipython", "text", "bash",
                         "sh", "console", "shell", "output", "plaintext", "json", "txt"})
@@ -222,6 +224,9 @@ def fenced_blocks(lines: list[str]) -> tuple[list[Fenced], list[str]]:
         while True:
             content, i, reopen = _fence_body(lines, i + 1 if first == i else i, prefix, fence,
                                              outside)
+            inline = _INLINE_CODE.match(info)
+            if inline is not None:  # ```python def f(x):  -- code on the opener line
+                content.insert(0, inline.group(1))
             blocks.append(Fenced("\n".join(content), _language(info), first))
             if reopen is None:
                 break

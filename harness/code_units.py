@@ -50,6 +50,7 @@ class Unit:
     star: bool = False  # from m import *
     stub: bool = False  # a function whose body is only a docstring / pass / ... / raise
     methods: frozenset[str] = frozenset()  # a class's method names
+    modules: frozenset[str] = frozenset()  # an import's top-level modules ("." relative)
 
 
 @dataclass
@@ -292,7 +293,12 @@ def _unit(node: ast.stmt, text: str, needs: frozenset[str], stores: set[str]) ->
         return Unit(text, Kind.FUTURE)
     if isinstance(node, ast.Import | ast.ImportFrom):
         star = any(alias.name == "*" for alias in node.names)
-        return Unit(text, Kind.IMPORT, frozenset(_import_names(node)), star=star)
+        if isinstance(node, ast.Import):
+            modules = frozenset(alias.name.split(".")[0] for alias in node.names)
+        else:
+            modules = frozenset({"." * node.level + (node.module or "").split(".")[0]})
+        return Unit(text, Kind.IMPORT, frozenset(_import_names(node)), star=star,
+                    modules=modules)
     if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
         return Unit(text, Kind.DEF, frozenset({node.name}), needs, stub=_is_stub(node))
     if isinstance(node, ast.ClassDef):

@@ -202,10 +202,7 @@ def make_config(values: dict[str, Any]) -> RunConfig:
 def handle_run(args: argparse.Namespace) -> int:
     from harness.runner import run, summary_lines
 
-    if args.model.startswith("samples:"):  # the older spelling of `evaluate --samples PATH`
-        output = run(config_from_args(args, args.model), Path(args.model.partition(":")[2]))
-    else:
-        output = run(config_from_args(args, args.model))
+    output = run(config_from_args(args, args.model))
     print("\n".join(summary_lines(output)))
     return 0
 

@@ -44,6 +44,7 @@ MIN_TOKENS = 8
 # A window in more benchmark texts than this is boilerplate, not evidence about a problem.
 MAX_TEXTS_PER_WINDOW = 3
 MAX_LOCATIONS = 5
+RUN_EXTRA = 7
 PLACEHOLDER = "\0"
 
 # One pass: whitespace, comments and triple-quoted strings match without the group (and
@@ -172,18 +173,28 @@ class Text:
     stream: Stream
     window: int  # the n-gram size (ngram, or the whole text when shorter; 0: unchecked)
     covered: bytearray = field(init=False)
-    document_share: float = 0.0  # the best share covered within one document
+    # The best share covered within one document that holds a strong_run() overlap.
+    document_share: float = 0.0
     document_at: dict[str, Any] | None = None
     longest: int = 0
     longest_kind: str = ""
     longest_at: dict[str, Any] | None = None
     locations: list[dict[str, Any]] = field(default_factory=list)
 
+    coverable: int = 0  # tokens inside at least one indexed (not boilerplate) window
+
     def __post_init__(self) -> None:
         self.covered = bytearray(len(self.stream))
 
+    def strong_run(self) -> int:
+        """The contiguous overlap a document needs for its share to count: ``RUN_EXTRA``
+        more tokens than one window, or the whole text. One window of generic code (a
+        short solution is a few windows) is no evidence of a copy."""
+        return min(self.coverable, self.window + RUN_EXTRA)
+
     def share(self) -> float:
-        return sum(self.covered) / len(self.covered) if self.covered else 0.0
+        """The share of the coverable tokens found in the corpus."""
+        return min(1.0, sum(self.covered) / self.coverable) if self.coverable else 0.0
 
 
 @dataclass(frozen=True)
@@ -250,11 +261,16 @@ def build_index(texts: Sequence[tuple[str, str]], ngram: int = DEFAULT_NGRAM) ->
                 names = tuple(r for r, t in zip(raw, norm, strict=True) if t == PLACEHOLDER)
                 windows.setdefault(norm, []).append(
                     Entry(number, start, norm, renaming(raw, norm), names))
+        coverable = {number: bytearray(len(text.stream)) for number, text in mine}
         for norm, entries in windows.items():
             if len({e.text for e in entries}) > MAX_TEXTS_PER_WINDOW:
                 continue
+            for entry in entries:
+                coverable[entry.text][entry.start:entry.start + len(norm)] = b"\1" * len(norm)
             ids = np.array([table.vocabulary[t] for t in norm], dtype=np.uint64)
             table.entries.setdefault(int(window_hashes(ids, len(norm))[0]), []).extend(entries)
+        for number, marks in coverable.items():
+            index.texts[number].coverable = sum(marks)
         table.sizes = tuple(sorted({t.window for _, t in mine if t.window}, reverse=True))
         table.hashes = np.array(sorted(table.entries), dtype=np.uint64)
     return index
@@ -268,10 +284,15 @@ class Finding:
     """What one document holds of one benchmark text."""
 
     text: int
-    covered: list[tuple[int, int]]  # (start, size) windows of the text found
+    found: list[tuple[int, int]]  # (start, size): every window of the text found here
+    region: list[tuple[int, int]]  # the windows found around the longest overlap
     longest: int  # tokens of the longest contiguous overlap
     kind: str  # exact, renamed or text
     at: dict[str, Any]  # where that overlap starts
+    claimed: bool = True  # False: a better match of another problem covers the same code
+
+
+_KIND_RANK = {"exact": 2, "renamed": 1, "text": 1}
 
 
 def _matches(table: Table, stream: Stream, ids: np.ndarray[Any, Any]
@@ -312,12 +333,12 @@ def find(index: Index, document: Document) -> list[Finding]:
             found = words(document.text)
             stream = Stream(found, found)
             ids = table.ids(stream)
-        covered: dict[int, list[tuple[int, int]]] = {}
+        hits: dict[int, list[tuple[int, int, int]]] = {}  # text -> (start, size, position)
         runs: dict[tuple[int, int], list[Any]] = {}  # (text, diagonal) -> [first, last, kind]
-        best: dict[int, tuple[int, int, str]] = {}  # text -> (tokens, position, kind)
+        best: dict[int, tuple[int, int, int, str]] = {}  # text -> (tokens, first, last, kind)
         for entry, position, kind in _matches(table, stream, ids):
             size = len(entry.norm)
-            covered.setdefault(entry.text, []).append((entry.start, size))
+            hits.setdefault(entry.text, []).append((entry.start, size, position))
             key = (entry.text, entry.start - position)
             run = runs.get(key)
             if run is not None and run[1] == position - 1:
@@ -326,29 +347,64 @@ def find(index: Index, document: Document) -> list[Finding]:
             else:
                 run = runs[key] = [position, position, kind]
             length = run[1] - run[0] + size
-            if length > best.get(entry.text, (0, 0, ""))[0]:
-                best[entry.text] = (length, run[0], run[2])
-        if not covered:
-            continue
-        offsets = code_offsets(document.text) if table.code else word_offsets(document.text)
-        for text, windows in covered.items():
-            length, position, kind = best[text]
-            line = document.text.count("\n", 0, offsets[position]) + 1
-            at = {"source": document.source, "row": document.row, "line": line}
-            findings.append(Finding(text, windows, length, kind, at))
+            if length > best.get(entry.text, (0, 0, 0, ""))[0]:
+                best[entry.text] = (length, run[0], run[1] + size, run[2])
+        if hits:
+            findings += _claims(index, document, table.code, hits, best)
     return findings
 
 
+def _claims(index: Index, document: Document, code: bool,
+            hits: dict[int, list[tuple[int, int, int]]],
+            best: dict[int, tuple[int, int, int, str]]) -> list[Finding]:
+    """One finding per text found in the document. Only the windows near the text's
+    longest overlap count for its share in this document (a long file may hold generic
+    pieces of it far apart), and where two texts claim the same stretch of the document,
+    only the better match keeps it (near-duplicate problems, generic code)."""
+    offsets = code_offsets(document.text) if code else word_offsets(document.text)
+    candidates = []
+    for number, found in hits.items():
+        text = index.texts[number]
+        length, first, end, kind = best[number]
+        reach = len(text.stream)
+        region = [(s, z, p) for s, z, p in found if first - reach <= p <= end + reach]
+        marks = bytearray(len(text.stream))
+        for start, size, _ in region:
+            marks[start:start + size] = b"\1" * size
+        share = min(1.0, sum(marks) / text.coverable) if text.coverable else 0.0
+        span = (min(p for _, _, p in region), max(p + z for _, z, p in region))
+        line = document.text.count("\n", 0, offsets[first]) + 1
+        finding = Finding(number, [(s, z) for s, z, _ in found], [(s, z) for s, z, _ in region],
+                          length, kind, {"source": document.source, "row": document.row,
+                                         "line": line})
+        candidates.append(((round(share, 2), _KIND_RANK[kind], length), span, finding))
+    candidates.sort(key=lambda item: item[0], reverse=True)
+    kept: list[tuple[tuple[float, int, int], tuple[int, int]]] = []
+    for score, span, finding in candidates:
+        for better, (low, high) in kept:
+            overlap = min(high, span[1]) - max(low, span[0])
+            if better > score and overlap > (span[1] - span[0]) / 2:
+                finding.claimed = False
+                break
+        if finding.claimed:
+            kept.append((score, span))
+    return [finding for _, _, finding in candidates]
+
+
 def merge(index: Index, findings: Iterable[Finding]) -> None:
-    """Add one document's findings to the texts' totals."""
+    """Add one document's findings to the texts' totals: every window found counts for
+    the union share; claimed findings also for the single-document results."""
     for finding in findings:
         text = index.texts[finding.text]
-        mine = bytearray(len(text.covered))
-        for start, size in finding.covered:
-            mine[start:start + size] = b"\1" * size
+        for start, size in finding.found:
             text.covered[start:start + size] = b"\1" * size
-        share = sum(mine) / len(mine)
-        if share > text.document_share:
+        if not finding.claimed:
+            continue
+        mine = bytearray(len(text.covered))
+        for start, size in finding.region:
+            mine[start:start + size] = b"\1" * size
+        share = min(1.0, sum(mine) / text.coverable) if text.coverable else 0.0
+        if finding.longest >= text.strong_run() and share > text.document_share:
             text.document_share, text.document_at = share, finding.at
         if finding.longest > text.longest:
             text.longest, text.longest_kind, text.longest_at = (

@@ -65,6 +65,8 @@ class Hit(Location):
 
 class PartResult(Report):
     tokens: int = Field(description="tokens (solution: code tokens; prompt: words)")
+    coverable: int = Field(description="tokens inside n-grams that are checked (n-grams "
+                           "common to several problems are not)")
     window: int = Field(description="n-gram size used; 0: too short to check")
     share: float = Field(description="share covered by n-grams found anywhere in the corpus")
     document_share: float = Field(description="the largest share covered within one document")
@@ -195,7 +197,7 @@ def problem_texts(task: Task, problem: Problem) -> tuple[str, str]:
 
 def part_result(text: Text) -> PartResult:
     return PartResult(
-        tokens=len(text.stream), window=text.window, share=round(text.share(), 4),
+        tokens=len(text.stream), coverable=text.coverable, window=text.window, share=round(text.share(), 4),
         document_share=round(text.document_share, 4),
         document=Location(**text.document_at) if text.document_at else None,
         longest=text.longest, kind=text.longest_kind,  # type: ignore[arg-type]

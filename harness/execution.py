@@ -22,7 +22,7 @@ from harness.progress import progress
 from harness.sandbox import ExecJob, Limits, Sandbox, open_sandbox
 from harness.schema import ExcludedInfo, ExecutionRecord, LimitsInfo, SampleRecord, SandboxInfo
 from harness.tasks import Problem, Program, Task
-from harness.tasks.data import cache_dir
+from harness.settings import cache_dir
 
 log = logging.getLogger(__name__)
 

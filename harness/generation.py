@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection, Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from harness.io import safe_text
 from harness.plan import RunPlan
@@ -52,7 +52,7 @@ def pending_requests(plan: RunPlan, done: Collection[tuple[str, int]]
 def sample_record(task: Task, problem: Problem, completion: Completion, chat: bool
                   ) -> SampleRecord:
     raw = safe_text(completion.text)
-    common = {"key": problem.key, "task_id": problem.task_id, "sample": completion.sample,
+    common: dict[str, Any] = {"key": problem.key, "task_id": problem.task_id, "sample": completion.sample,
               "raw": raw, "finish_reason": completion.finish_reason,
               "num_tokens": completion.num_tokens,
               "prompt_truncated": completion.prompt_truncated}

@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from harness import settings
 from harness.errors import HarnessError
 from harness.io import JsonlAppender, atomic_write_json, read_jsonl_tolerant
 from harness.schema import ExecutionRecord, Metrics, RunInfo, SampleRecord, first_error
@@ -21,7 +22,7 @@ SampleId = tuple[str, int]
 
 
 def results_root() -> Path:
-    return Path(os.environ.get("HARNESS_RESULTS_DIR", "results"))
+    return settings.results_root()
 
 
 def slug(text: str) -> str:

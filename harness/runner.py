@@ -23,6 +23,7 @@ from types import FrameType
 from typing import Any
 
 from harness.backends import BackendContext, ModelAPI, ModelSpec, create_backend, resolve_model
+from harness.backends.spec import SAMPLES
 from harness.config import RunConfig
 from harness.errors import HarnessError
 from harness.execution import ExecSettings, ExecutionInfo, Executor
@@ -42,9 +43,10 @@ from harness.schema import (
     SamplingInfo,
     TaskInfo,
 )
+from harness.metrics import scorers
 from harness.scoring import score
 from harness.tasks import Problem, Task, TaskOptions, create_task
-from harness.tasks.data import cache_dir
+from harness.settings import cache_dir
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +81,14 @@ def run(config: RunConfig, samples_path: Path | None = None, *, execute: bool = 
             data_dir=config.data_path(), strict=config.strict, args=dict(config.task_args)))
         all_problems = task.load()
         problems = select_problems(task, all_problems, config)
+        for name in task.scorers:  # a typo in a plugin task's scorers fails before generating
+            scorers.get(name)
         info: ExecutionInfo | None = None
+        spec = None
+        if samples_path is None:
+            spec = resolve_model(config.model, [Path(p) for p in config.models_files])
+            if spec.backend == SAMPLES:  # `samples:PATH`, or an alias naming a samples file
+                samples_path = Path(spec.model).expanduser()
         if samples_path is not None:
             in_file = read_samples_file(samples_path, task, {p.key for p in all_problems})
             plan = samples_plan(config, task, problems, samples_path, in_file)
@@ -88,7 +97,7 @@ def run(config: RunConfig, samples_path: Path | None = None, *, execute: bool = 
                 for record in file_sample_records(plan, in_file, store.samples(), config.sanitize):
                     store.add_sample(record)
         else:
-            spec = resolve_model(config.model, [Path(p) for p in config.models_files])
+            assert spec is not None
             spec = chat_spec(config, spec)
             with load_backend(config, task, spec) as backend:
                 plan = model_plan(config, task, problems, spec, backend)
@@ -376,7 +385,7 @@ def file_sample_records(plan: RunPlan, in_file: dict[str, list[FileSample]],
         for item in in_file[problem.key]:
             if (problem.key, item.sample) in done:
                 continue
-            common = {"key": problem.key, "task_id": problem.task_id, "sample": item.sample,
+            common: dict[str, Any] = {"key": problem.key, "task_id": problem.task_id, "sample": item.sample,
                       "finish_reason": item.finish_reason}
             if sanitize:
                 answer = item.raw if item.raw is not None else item.text

@@ -18,7 +18,8 @@ Rules (docs/chat.md says the same for users):
   data in place (``table[0] = 1``, ``sys.setrecursionlimit(...)``, precomputing loops).
 * Dropped: all other top-level code (calls, prints, asserts, tests, ``if __name__ ==
   "__main__":`` blocks, ``input()``), reasoning drafts, prose.
-* The kept statements keep the candidate's own text, in their original order.
+* The kept statements keep the candidate's own text: imports first, then the prompt's
+  statements, the other blocks' and the main block's, each in its original order.
 """
 
 from __future__ import annotations
@@ -26,15 +27,15 @@ from __future__ import annotations
 import ast
 import builtins
 import functools
-import importlib.util
 import logging
 import textwrap
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 from harness.answer_text import (
     Budget,
     Segment,
+    dedent_lines,
     fenced_blocks,
     is_code,
     normalize,
@@ -44,7 +45,8 @@ from harness.answer_text import (
     strip_reasoning,
     strip_reasoning_noted,
 )
-from harness.code_units import Kind, Unit, free_names_of_module, module_effect_allowed, units_of
+from harness.code_closure import Source, close, render
+from harness.code_units import Kind, Unit, free_names_of_module, units_of
 
 log = logging.getLogger(__name__)
 
@@ -64,29 +66,6 @@ class Extraction:
 
 
 @dataclass
-class _Source:
-    """Code the program may be assembled from: one block of the answer, or the prompt."""
-
-    units: list[Unit]
-    origin: str  # "answer", "block" (another block of the answer), "prompt"
-    position: int  # order in the output (prompt first, then the answer's order)
-    keep_imports: bool = False
-    kept: set[int] = field(default_factory=set)
-    _index: dict[str, list[int]] | None = None
-
-    def definers(self, name: str) -> list[int]:
-        """The units that bind ``name`` (all of them: later ones rebind, as at run time)."""
-        if self._index is None:
-            self._index = {}
-            for i, unit in enumerate(self.units):
-                if unit.kind in (Kind.IMPORT, Kind.DEF, Kind.ASSIGN, Kind.COMPOUND) \
-                        and not (unit.unsafe and unit.kind is Kind.ASSIGN):
-                    for defined in unit.defines:
-                        self._index.setdefault(defined, []).append(i)
-        return self._index.get(name, [])
-
-
-@dataclass
 class _Block:
     raw: str  # the text as written (fenced content, or the lines of an unfenced run)
     segments: list[Segment]
@@ -101,7 +80,8 @@ class _Block:
 
 def code_blocks(text: str) -> list[str]:
     """The fenced code blocks of ``text`` (dedented out of list items and quotes); when it has
-    none, the runs of lines that parse as Python among its prose."""
+    none, the runs of lines that parse as Python among its prose. Reasoning sections are not
+    removed here: pass ``strip_reasoning(answer)``."""
     lines = normalize(text).split("\n")
     fenced, _ = fenced_blocks(lines)
     if fenced:
@@ -119,30 +99,6 @@ def extract_code(answer: str, entry_point: str | None = None, *, prompt_code: st
     except Exception as exc:  # the sanitizer runs on every sample and must be total
         log.warning("sanitizer failed on an answer: %r", exc)
         return Extraction("", False, f"the sanitizer failed: {type(exc).__name__}")
-
-
-@functools.lru_cache(maxsize=1024)
-def _module_exists(name: str) -> bool:
-    if not name:
-        return False
-    try:
-        return importlib.util.find_spec(name) is not None
-    except (ImportError, ValueError):
-        return False
-    except Exception:
-        return True
-
-
-def _import_modules(text: str) -> list[str]:
-    tree = parse(text)
-    if not isinstance(tree, ast.Module) or not tree.body:
-        return []
-    node = tree.body[0]
-    if isinstance(node, ast.Import):
-        return [alias.name.split(".")[0] for alias in node.names]
-    if isinstance(node, ast.ImportFrom):
-        return [("." * node.level) + (node.module or "").split(".")[0]]
-    return []
 
 
 def _blocks_of(segments: Sequence[Segment], lines: Sequence[str]) -> list[_Block]:
@@ -187,7 +143,10 @@ class _Extractor:
         prompt = self._prompt_source()
         tests = self._test_needs()
         if self.entry is None:
-            return self._whole(blocks or loose or [], prompt, tests)
+            found = self._whole(blocks or loose or [], prompt, tests)
+            if not found.found and blocks:
+                found = self._whole(self._unfenced(outside), prompt, tests)
+            return found
         chosen = self._defining(blocks or loose or [])
         if chosen is None and blocks:
             loose = self._unfenced(outside)
@@ -195,10 +154,12 @@ class _Extractor:
         loose = loose or []
         if chosen is not None:
             return self._assemble(chosen, blocks + loose, prompt, tests)
-        body = self._body(blocks, loose, outside)
-        if body is not None:
+        completed = self._body(blocks, loose, outside)
+        if completed is not None:
+            body, used = completed
             self.notes.append("the answer's function body completes the prompt's stub")
-            return self._assemble(body, blocks + loose, None, tests, main_position=-1)
+            rest = [b for b in blocks + loose if b.raw != used]
+            return self._assemble(body, rest, None, tests, main_position=-1)
         method = self._method(blocks + loose)
         if method is not None:
             block, cls = method
@@ -242,8 +203,9 @@ class _Extractor:
         return None
 
     def _body(self, blocks: Sequence[_Block], loose: Sequence[_Block],
-              outside: list[str]) -> _Block | None:
-        """A function body (completion style) appended to the prompt's stub."""
+              outside: list[str]) -> tuple[_Block, str] | None:
+        """A function body (completion style) appended to the prompt's stub: the completed
+        program, and the text the body came from."""
         stub = self._stub_indent()
         if stub is None:
             return None
@@ -255,17 +217,17 @@ class _Extractor:
             if first[:1] in (" ", "\t"):
                 found = self._completes(base + raw.strip("\n") + "\n")
                 if found is not None:
-                    return found
-        candidates = [text for b in [*blocks, *loose]
-                      for text in (b.raw, *(s.text for s in b.segments[1:]))]
-        for raw in reversed(candidates):
-            dedented = textwrap.dedent(raw).strip("\n")
+                    return found, raw
+        candidates = [(text, b.raw) for b in [*blocks, *loose]
+                      for text in (b.raw, *(s.text for s in b.segments if s.text != b.raw))]
+        for text, raw in reversed(candidates):
+            dedented = "\n".join(dedent_lines(text.strip("\n").split("\n")))
             if not _returns(dedented):
                 continue
-            for body in (textwrap.indent(dedented, stub), stub + raw.strip("\n")):
+            for body in (textwrap.indent(dedented, stub), stub + text.strip("\n")):
                 found = self._completes(base + body + "\n")
                 if found is not None:
-                    return found
+                    return found, raw
         return None
 
     def _stub_indent(self) -> str | None:
@@ -294,14 +256,14 @@ class _Extractor:
 
     # -- sources -------------------------------------------------------------------------------
 
-    def _prompt_source(self) -> _Source | None:
+    def _prompt_source(self) -> Source | None:
         units = _prompt_units(self.prompt_code)
-        return _Source(list(units), "prompt", -2, keep_imports=True) if units else None
+        return Source(list(units), "prompt", -2, keep_imports=True) if units else None
 
     def _test_needs(self) -> set[str]:
         return set(_test_needs(self.test_code))
 
-    def _whole(self, blocks: Sequence[_Block], prompt: _Source | None,
+    def _whole(self, blocks: Sequence[_Block], prompt: Source | None,
                tests: set[str]) -> Extraction:
         """No entry point: every definition of the last block that has one."""
         for block in reversed(blocks):
@@ -314,15 +276,15 @@ class _Extractor:
 
     # -- assembling ----------------------------------------------------------------------------
 
-    def _assemble(self, main: _Block | None, blocks: Sequence[_Block], prompt: _Source | None,
+    def _assemble(self, main: _Block | None, blocks: Sequence[_Block], prompt: Source | None,
                   needs: set[str], *, wrapper: str = "", main_position: int | None = None
                   ) -> Extraction:
-        sources: list[_Source] = []
+        sources: list[Source] = []
         if main is not None:
             position = main.position if main_position is None else main_position
-            sources.append(_Source(main.units(), "answer", position, keep_imports=True))
+            sources.append(Source(main.units(), "answer", position, keep_imports=True))
         others = [b for b in blocks if b is not main]
-        sources.extend(_Source(b.units(), "block", b.position) for b in reversed(others))
+        sources.extend(Source(b.units(), "block", b.position) for b in reversed(others))
         if prompt is not None:
             sources.append(prompt)
         roots = set(needs)
@@ -331,8 +293,8 @@ class _Extractor:
                 roots.discard(self.entry)
             else:
                 roots.add(self.entry)
-        _close(sources, roots, self.entry)
-        code = _render(sources, wrapper)
+        close(sources, roots, self.entry)
+        code = render(sources, wrapper)
         if not isinstance(parse(code), ast.Module):
             log.warning("sanitizer output does not parse; using the main block as written")
             code = main.raw if main is not None else ""
@@ -341,7 +303,7 @@ class _Extractor:
         self._note_sources(sources)
         return Extraction(code, True, "; ".join(self.notes))
 
-    def _note_sources(self, sources: Sequence[_Source]) -> None:
+    def _note_sources(self, sources: Sequence[Source]) -> None:
         for origin, label in (("prompt", "from the prompt"), ("block", "from other blocks")):
             names = sorted({n for s in sources if s.origin == origin for i in s.kept
                             if s.units[i].kind is not Kind.IMPORT for n in s.units[i].defines})
@@ -425,109 +387,6 @@ def _indented_runs(lines: Sequence[str]) -> list[str]:
             runs.append("\n".join(lines[start:i]))
             start = None
     return runs
-
-
-def _close(sources: Sequence[_Source], roots: Iterable[str], entry: str | None) -> None:
-    """Mark in each source the units the roots need, transitively."""
-    for source in sources:
-        if source.keep_imports:
-            source.kept |= {i for i, u in enumerate(source.units)
-                            if u.kind in (Kind.IMPORT, Kind.FUTURE)}
-    resolved: set[str] = set()
-    unresolved: set[str] = set()
-    work = list(roots)
-    for _ in range(100):
-        while work:
-            name = work.pop()
-            if name in resolved:
-                continue
-            resolved.add(name)
-            for source in sources:
-                hits = source.definers(name)
-                if hits:
-                    for i in hits:
-                        if i not in source.kept:
-                            source.kept.add(i)
-                            work.extend(source.units[i].needs)
-                    break
-            else:
-                unresolved.add(name)
-        if not _keep_effects(sources, entry, work):
-            break
-    missing = unresolved - _BUILTINS
-    if missing:  # a star import may provide them
-        for source in sources:
-            stars = {i for i, u in enumerate(source.units) if u.star}
-            if stars:
-                source.kept |= stars
-                break
-    _drop_useless_imports(sources, resolved)
-
-
-def _keep_effects(sources: Sequence[_Source], entry: str | None, work: list[str]) -> bool:
-    """Keep statements that change kept module-level data in place; True if any was added."""
-    added = False
-    for source in sources:
-        if not source.kept:
-            continue
-        data = {n for i in source.kept if source.units[i].kind is not Kind.IMPORT
-                for n in source.units[i].defines}
-        for i, unit in enumerate(source.units):
-            if i in source.kept or unit.unsafe or unit.kind not in (Kind.EFFECT, Kind.COMPOUND):
-                continue
-            if entry is not None and entry in unit.needs:
-                continue
-            module_effect = source.keep_imports and module_effect_allowed(unit.dotted)
-            if unit.writes & data or module_effect:
-                source.kept.add(i)
-                work.extend(unit.needs)
-                added = True
-    return added
-
-
-def _drop_useless_imports(sources: Sequence[_Source], resolved: set[str]) -> None:
-    """Imports that the kept code redefines (``from solution import f``), or that nothing
-    uses and that cannot be imported here, are dropped."""
-    defined = {n for s in sources for i in s.kept if s.units[i].kind is not Kind.IMPORT
-               for n in s.units[i].defines}
-    for source in sources:
-        for i in list(source.kept):
-            unit = source.units[i]
-            if unit.kind is not Kind.IMPORT or unit.star:
-                continue
-            shadowed = bool(unit.defines) and unit.defines <= defined
-            if shadowed or (not unit.defines & resolved and not all(
-                    _module_exists(m) for m in _import_modules(unit.text))):
-                source.kept.discard(i)
-
-
-def _render(sources: Sequence[_Source], wrapper: str) -> str:
-    futures: list[str] = []
-    parts: list[tuple[Kind, str]] = []
-    seen_imports: set[str] = set()
-    for source in sorted(sources, key=lambda s: s.position):
-        for i in sorted(source.kept):
-            unit = source.units[i]
-            if unit.kind is Kind.FUTURE:
-                if unit.text not in futures:
-                    futures.append(unit.text)
-                continue
-            if unit.kind is Kind.IMPORT:
-                if unit.text in seen_imports:
-                    continue
-                seen_imports.add(unit.text)
-            parts.append((unit.kind, unit.text))
-    if wrapper:
-        parts.append((Kind.DEF, wrapper.rstrip("\n")))
-    out = ["\n".join(futures)] if futures else []
-    previous: Kind | None = Kind.IMPORT if futures else None
-    for kind, text in parts:
-        if out:
-            simple = {kind, previous} <= {Kind.IMPORT, Kind.ASSIGN}
-            out.append("\n" if simple else "\n\n\n")
-        out.append(text)
-        previous = kind
-    return "".join(out) + "\n" if out else ""
 
 
 __all__ = ["NO_CODE", "Extraction", "code_blocks", "extract_code", "strip_reasoning"]

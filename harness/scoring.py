@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from harness.errors import HarnessError
 from harness.execution import ExecutionInfo
 from harness.metrics import scorers
-from harness.metrics.intervals import bootstrap_mean_ci
+from harness.metrics.bootstrap import bootstrap_mean_ci
 from harness.metrics.passk import pass_at_k, usable_ks
 from harness.plan import RunPlan
 from harness.provenance import utc_now

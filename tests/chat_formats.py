@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import textwrap
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,6 +21,12 @@ class Solution:
     entry_point: str
     body: str = ""  # HumanEval: the canonical body that completes the prompt's stub
     prompt_code: str = ""
+
+
+def _tree(code: str) -> ast.Module:
+    with warnings.catch_warnings():  # reference code has invalid escapes ("\\d" in strings)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return ast.parse(code)
 
 
 def _fence(code: str, tag: str = "python") -> str:
@@ -89,7 +96,7 @@ def usage_block(s: Solution) -> str:
 
 def split_blocks(s: Solution) -> str | None:
     """Each top-level definition in its own fence, the entry point first."""
-    tree = ast.parse(s.code)
+    tree = _tree(s.code)
     lines = s.code.split("\n")
     pieces = []
     for node in tree.body:
@@ -131,11 +138,11 @@ def entry_only(s: Solution) -> str | None:
     """Only the entry point (and imports): helpers come from the prompt (HumanEval/10)."""
     if not s.prompt_code:
         return None
-    tree = ast.parse(s.code)
+    tree = _tree(s.code)
     lines = s.code.split("\n")
     kept = [node for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)
             or getattr(node, "name", None) == s.entry_point]
-    in_prompt = {getattr(n, "name", None) for n in ast.parse(s.prompt_code).body}
+    in_prompt = {getattr(n, "name", None) for n in _tree(s.prompt_code).body}
     left_out = {getattr(n, "name", None) for n in tree.body if n not in kept}
     if not left_out or not left_out <= in_prompt:
         return None

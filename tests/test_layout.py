@@ -98,6 +98,13 @@ def test_nothing_imports_tasks_or_sandbox_by_their_folder_names() -> None:
     assert wrong == [], "import harness.tasks / harness.sandbox instead:\n" + "\n".join(wrong)
 
 
+def test_tests_cannot_import_the_folders_as_top_level_packages() -> None:
+    import importlib.util
+
+    assert importlib.util.find_spec("tasks") is None
+    assert importlib.util.find_spec("sandbox") is None
+
+
 def test_modules_load_once_under_their_package_names() -> None:
     """From the repository root (where `tasks` and `sandbox` folders are), importing the
     package loads each file once, under its harness.* name."""

@@ -46,3 +46,24 @@ def test_mean_over_problems_in_percent() -> None:
 def test_large_n_is_stable() -> None:
     value = pass_at_k(1000, 3, 100)
     assert value == pytest.approx(float(exact_pass_at_k(1000, 3, 100)), rel=1e-12)
+
+
+def test_rejects_impossible_counts() -> None:
+    with pytest.raises(ValueError, match="0 <= c <= n"):
+        pass_at_k(5, 6, 1)
+    with pytest.raises(ValueError, match="k >= 1"):
+        pass_at_k(5, 1, 0)
+
+
+def test_huge_n_stays_exact() -> None:
+    # Integer binomials: no overflow or cancellation where a float product would drift.
+    assert pass_at_k(100_000, 1, 1) == pytest.approx(1e-5, rel=1e-12)
+    assert pass_at_k(5000, 7, 2500) == pytest.approx(float(exact_pass_at_k(5000, 7, 2500)),
+                                                     rel=1e-12)
+
+
+def test_reports_estimate_pass_at_k_with_the_same_function() -> None:
+    import harness.reports.loading as loading
+    from harness.metrics import passk
+
+    assert loading.pass_at_k is passk.pass_at_k

@@ -142,6 +142,25 @@ def test_last_defining_block_wins_and_needs_come_from_other_blocks() -> None:
     assert "from other blocks: helper" in result.detail
 
 
+def test_module_level_needs_from_later_blocks_are_defined_first() -> None:
+    """A decorator and an import written in fences after the main one still run first."""
+    answer = ("```python\n@memo\ndef f(n):\n    return n if n < 2 else f(n - 1) + f(n - 2)\n"
+              "```\nwith\n```python\ndef memo(fn):\n    return lru_cache(maxsize=None)(fn)\n```"
+              "\nand\n```python\nfrom functools import lru_cache\n```")
+    code = extract_code(answer, "f").code
+    namespace: dict[str, Any] = {}
+    exec(code, namespace)
+    assert namespace["f"](80) == 23416728348467685
+
+
+def test_unused_imports_outside_the_standard_library_are_dropped() -> None:
+    answer = ("```python\nimport math\nimport numpy as np\nimport not_a_module\nfrom . import x"
+              "\nimport pandas as pd\n\ndef f(a):\n    return pd.Series(a)\n```")
+    code = extract_code(answer, "f").code
+    assert code.startswith("import math\nimport pandas as pd\n")
+    assert "numpy" not in code and "not_a_module" not in code and "from ." not in code
+
+
 def test_unparseable_block_is_skipped_and_salvaged() -> None:
     answer = ("```python\ndef f(x):\n    return x +\n```\n```python\ndef f(x):\n    return x + 1"
               "\nThis line is prose inside the fence.\n```")
@@ -197,6 +216,7 @@ def test_strip_reasoning(raw: str, expected: str) -> None:
     ("````\n```\nx\n```\n````", ["```\nx\n```"]),
     ("```python\nx = 1\n```python\ny = 2\n```", ["x = 1", "y = 2"]),  # never closed the first
     ("Here it is: ```python\nx = 1\n```", ["x = 1"]),
+    ("```python def f():\n    return 1\n```", ["def f():\n    return 1"]),
     ("Intro.\ndef f():\n    return 1\nThat's it.\nprint(f())", ["def f():\n    return 1",
                                                            "print(f())"]),
     ("Just prose, nothing else.", []),
@@ -352,7 +372,7 @@ def test_all_humaneval_problems_in_a_junk_laden_format_pass_their_tests() -> Non
     """All 164 problems, each wrapped with a <think> draft, test code, input() and prints."""
     programs = []
     for key, solution, tests in humaneval():
-        answer = FORMATS["think_draft"](solution) + FORMATS["tests_after"](solution)
+        answer = f"{FORMATS['think_draft'](solution)}{FORMATS['tests_after'](solution)}"
         result = _extract(solution, tests, answer)
         assert result.found, (key, result.detail)
         programs.append((key, result.code + "\n" + tests))

@@ -80,7 +80,9 @@ class NodePool:
 
     def poll(self, wait_s: float, linger_s: float, max_batch: int) -> list[Packed]:
         """Finished outcomes: waits up to ``wait_s`` for the first, then up to ``linger_s``
-        more while fewer than ``max_batch`` are ready (fewer, larger answers)."""
+        more while fewer than ``max_batch`` are ready (fewer, larger answers), but only as
+        long as enough jobs are queued to keep every worker busy: a node about to run dry
+        answers at once, so that the driver refills it."""
         deadline = time.monotonic() + wait_s
         with self._cond:
             while not self._outbox and self._error is None:
@@ -91,7 +93,8 @@ class NodePool:
             if self._error is not None and not self._outbox:
                 raise RuntimeError(self._error)
             until = time.monotonic() + linger_s
-            while len(self._outbox) < max_batch and self._error is None:
+            while (len(self._outbox) < max_batch and len(self._inbox) >= self.workers
+                   and self._error is None):
                 remaining = until - time.monotonic()
                 if remaining <= 0:
                     break

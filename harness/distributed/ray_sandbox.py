@@ -49,6 +49,10 @@ REFRESH_S = 10.0  # how often to look for nodes that joined
 NODE_WAIT_S = 60.0  # with every node lost, how long to wait for a new one
 CLOSE_TIMEOUT_S = 60.0
 ACTOR_THREADS = 4  # poll, submit, clear/close can run at the same time in a node's actor
+# Jobs queued on a node beyond one per worker running and one per worker waiting: covers a
+# poll's round trip when jobs are short. A lost node's queue is re-run elsewhere, and at
+# the end of a run the queues drain unevenly, so it stays small.
+QUEUE_SLACK = 4
 
 
 @dataclass
@@ -214,7 +218,7 @@ class RaySandbox(Sandbox):
 
     def _admit(self, node: NodeInfo, actor: Any, info: dict[str, Any]) -> None:
         workers = int(info["workers"])
-        depth = self.queue_depth or 2 * workers + 2
+        depth = self.queue_depth or 2 * workers + QUEUE_SLACK
         label = f"{info['host']} ({node.address}, node {node.node_id[:8]})"
         entry = _Node(node, actor, workers, depth, label)
         entry.poll = self._poll(entry)
