@@ -261,6 +261,8 @@ class Segment:
     tree: ast.Module
     first_line: int = 0  # where it starts in its text (ordering)
     lines: list[str] = field(default_factory=list)
+    # Cut before an indented line that did not parse: its last statement may be incomplete.
+    cut: bool = False
 
 
 def parse(source: str) -> ast.Module | SyntaxError | None:
@@ -313,6 +315,7 @@ def _parse_from(lines: list[str], pos: int, budget: Budget) -> tuple[Segment | N
             window *= 4
             continue
         bad = min(result.lineno or 1, end - pos)
+        cut = lines[pos + bad - 1][:1] in (" ", "\t")
         for _ in range(8):
             if bad <= 1:
                 break
@@ -326,10 +329,13 @@ def _parse_from(lines: list[str], pos: int, budget: Budget) -> tuple[Segment | N
                 return None, n
             result = parse(source)
             if isinstance(result, ast.Module):
-                return _segment(lines, pos, stop, result), stop
+                segment = _segment(lines, pos, stop, result)
+                segment.cut = cut
+                return segment, stop
             if result is None:
                 break
             bad = min(result.lineno or 1, stop - pos)
+            cut = lines[pos + bad - 1][:1] in (" ", "\t")
         return None, pos + 1
 
 

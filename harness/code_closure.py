@@ -30,7 +30,8 @@ class Source:
     _index: dict[str, list[int]] | None = None
 
     def definers(self, name: str) -> list[int]:
-        """The units that bind ``name`` (all of them: later ones rebind, as at run time)."""
+        """The units that bind ``name``: all of them (later ones rebind, as at run time),
+        except ones salvaged from damaged code when there are others."""
         if self._index is None:
             self._index = {}
             for i, unit in enumerate(self.units):
@@ -38,7 +39,9 @@ class Source:
                         and not (unit.unsafe and unit.kind is Kind.ASSIGN):
                     for defined in unit.defines:
                         self._index.setdefault(defined, []).append(i)
-        return self._index.get(name, [])
+        hits = self._index.get(name, [])
+        whole = [i for i in hits if not self.units[i].partial]
+        return whole or hits
 
 
 

@@ -51,6 +51,7 @@ class Unit:
     stub: bool = False  # a function whose body is only a docstring / pass / ... / raise
     methods: frozenset[str] = frozenset()  # a class's method names
     modules: frozenset[str] = frozenset()  # an import's top-level modules ("." relative)
+    partial: bool = False  # salvaged from damaged code: may be cut short
 
 
 @dataclass

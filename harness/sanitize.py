@@ -30,7 +30,7 @@ import functools
 import logging
 import textwrap
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from harness.answer_text import (
     Budget,
@@ -74,7 +74,12 @@ class _Block:
 
     def units(self) -> list[Unit]:
         if self._units is None:
-            self._units = [u for s in self.segments for u in units_of(s.tree, s.lines)]
+            self._units = []
+            for segment in self.segments:
+                units = units_of(segment.tree, segment.lines)
+                if segment.cut and units:
+                    units[-1] = replace(units[-1], partial=True)
+                self._units.extend(units)
         return self._units
 
 
@@ -180,14 +185,15 @@ class _Extractor:
 
     def _defining(self, blocks: Sequence[_Block]) -> _Block | None:
         """The last block with a def/class of the entry point (a stub such as ``def f(x):
-        ...`` only when nothing better exists), else the last one binding it otherwise."""
+        ...``, or one salvaged from damaged code, only when nothing better exists), else the
+        last one binding it otherwise."""
         assert self.entry is not None
         binding = stub = None
         for block in reversed(blocks):
             for unit in block.units():
                 if self.entry not in unit.defines:
                     continue
-                if unit.kind is Kind.DEF and not unit.stub:
+                if unit.kind is Kind.DEF and not unit.stub and not unit.partial:
                     return block
                 if unit.kind is Kind.DEF:
                     stub = stub or block

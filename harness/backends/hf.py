@@ -46,7 +46,7 @@ from harness.backends.prompting import (
     fit_to_context,
     longest_stop,
     render_prompt,
-    sample_seed,
+    sample_groups,
 )
 from harness.backends.spec import ModelSpec
 from harness.deps import HF_INSTALL, requires
@@ -263,12 +263,8 @@ class HFBackend(ModelAPI):
             truncated += was_truncated
             if not request.sample_indices:
                 continue
-            if request.params.temperature <= 0:
-                rows.append(_Row(request, tuple(request.sample_indices), ids, was_truncated, 0))
-                continue
-            for sample in request.sample_indices:
-                seed = sample_seed(request.params.seed, sample, request.prompt)
-                rows.append(_Row(request, (sample,), ids, was_truncated, seed))
+            for samples, seed in sample_groups(request):
+                rows.append(_Row(request, samples, ids, was_truncated, seed or 0))
         if truncated:
             log.warning(
                 "%d prompt(s) longer than the model's context were cut to their last tokens "

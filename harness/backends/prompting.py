@@ -124,6 +124,18 @@ def sample_seed(seed: int, sample: int, prompt: Prompt | None = None) -> int:
     return int.from_bytes(digest[:8], "big") >> 1
 
 
+def sample_groups(request: GenerationRequest) -> list[tuple[tuple[int, ...], int | None]]:
+    """How a local backend generates a request's samples: greedy decoding makes every sample
+    the same, so they come from one generation (seed None); sampled ones come one by one, each
+    from its own seed (``sample_seed``), so any sample can be regenerated alone."""
+    if not request.sample_indices:
+        return []
+    if request.params.temperature <= 0:
+        return [(tuple(request.sample_indices), None)]
+    return [((sample,), sample_seed(request.params.seed, sample, request.prompt))
+            for sample in request.sample_indices]
+
+
 def longest_stop(stop: Sequence[str]) -> int:
     return max((len(s) for s in stop), default=0)
 

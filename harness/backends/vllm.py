@@ -50,7 +50,7 @@ from harness.backends.prompting import (
     end_of_turn_ids,
     fit_to_context,
     render_prompt,
-    sample_seed,
+    sample_groups,
 )
 from harness.backends.spec import ModelSpec
 from harness.deps import VLLM_INSTALL, require_modules, requires
@@ -198,12 +198,8 @@ class VLLMBackend(ModelAPI):
         for request, ids in zip(requests, encoded, strict=True):
             ids, was_truncated = self._fit_prompt(request, list(ids), special)
             truncated += was_truncated
-            if request.params.temperature <= 0:
-                jobs.append(_Job(request, tuple(request.sample_indices), ids, was_truncated, None))
-                continue
-            for sample in request.sample_indices:
-                seed = sample_seed(request.params.seed, sample, request.prompt)
-                jobs.append(_Job(request, (sample,), ids, was_truncated, seed))
+            for samples, seed in sample_groups(request):
+                jobs.append(_Job(request, samples, ids, was_truncated, seed))
         if truncated:
             log.warning(
                 "%d prompt(s) longer than the model's context were cut to their last tokens "
