@@ -58,7 +58,7 @@ backends: $(VENV)/.backends
 
 # The test and lint tools on top of the model backends.
 $(VENV)/.dev: $(VENV)/.backends pyproject.toml
-	$(PIP) -e '.[dev,hf,hub]' 'tree-sitter-java~=0.21.0'
+	$(PIP) -e '.[dev,hf,hub,ray]' 'tree-sitter-java~=0.21.0'
 	touch $@
 
 venv-dev: $(VENV)/.dev

@@ -138,15 +138,19 @@ def driver_cost(address: str, jobs: list[ExecJob], total: int, depths: list[int]
     for depth in depths:
         with RaySandbox(None, 1, address, factory=InstantSandbox, queue_depth=depth) as box:
             list(box.run(stream[:2000]))  # warm-up
+            answers, answered = box.answers, box.answered
             cpu, wall = time.process_time(), time.perf_counter()
             count = sum(1 for _ in box.run(stream))
             cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+            batch = (box.answered - answered) / max(1, box.answers - answers)
         assert count == total
         rows.append({"queue_depth": depth, "outcomes": total,
+                     "outcomes_per_answer": round(batch, 1),
                      "driver_cpu_us_per_outcome": round(cpu / total * 1e6, 1),
                      "driver_core_outcomes_per_s": round(total / cpu),
                      "wall_outcomes_per_s": round(total / wall)})
-        print(f"  depth {depth:5d}: {rows[-1]['driver_cpu_us_per_outcome']:6.1f} us driver CPU "
+        print(f"  depth {depth:5d} ({batch:.0f} per answer): "
+              f"{rows[-1]['driver_cpu_us_per_outcome']:6.1f} us driver CPU "
               f"per outcome = {rows[-1]['driver_core_outcomes_per_s']:7d}/s per driver core; "
               f"{rows[-1]['wall_outcomes_per_s']}/s wall", flush=True)
     return rows
@@ -169,6 +173,41 @@ def record_cost(count: int = 20000) -> float:
                 status=outcome.status.value, detail=safe_text(outcome.detail)[:500],
                 duration_s=round(outcome.duration_s, 4), cached=False))
         return (time.process_time() - began) / count * 1e6
+
+
+def fit_driver_cost(rows: list[dict[str, Any]]) -> dict[str, float]:
+    """Least-squares fit of driver CPU per outcome = per_outcome + per_answer / b, where b is
+    the outcomes per poll answer: a fixed cost per outcome and one per round trip."""
+    xs = [1.0 / row["outcomes_per_answer"] for row in rows]
+    ys = [float(row["driver_cpu_us_per_outcome"]) for row in rows]
+    mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
+    slope = (sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True))
+             / sum((x - mean_x) ** 2 for x in xs))
+    return {"per_outcome_us": round(mean_y - slope * mean_x, 1),
+            "per_answer_us": round(slope, 1)}
+
+
+def projection(results: dict[str, Any], cores: int, multi: str) -> list[dict[str, Any]]:
+    """Expected samples/s on N nodes of C cores: N x C x the measured per-core rate of the
+    multi-node Ray configuration, capped by what one driver core can take in: 1 / (driver
+    CPU per outcome at the batch such nodes answer with, from the fit, + the run folder's
+    cost per outcome)."""
+    from harness.distributed.ray_sandbox import QUEUE_SLACK
+
+    per_core = results[multi]["median_ray"] / cores
+    fit = results["driver_fit"]
+    rows = []
+    for node_cores in sorted({cores, 16, 64}):
+        batch = node_cores + QUEUE_SLACK  # about one outcome per worker plus the slack
+        per_outcome = (fit["per_outcome_us"] + fit["per_answer_us"] / batch
+                       + results["record_write_cpu_us_per_outcome"])
+        cap = 1e6 / per_outcome
+        for nodes in (1, 2, 4, 8, 16, 32, 64, 128):
+            work = nodes * node_cores * per_core
+            rows.append({"nodes": nodes, "cores_per_node": node_cores,
+                         "samples_per_s": round(min(work, cap)), "driver_bound": work > cap,
+                         "driver_cap_per_s": round(cap)})
+    return rows
 
 
 # --------------------------------------------------------------------------- main
@@ -206,7 +245,7 @@ def main() -> int:
                 print("driver cost per outcome (pre-made outcomes through the stream):",
                       flush=True)
                 results["driver"] = driver_cost(cluster.address, jobs, args.driver_outcomes,
-                                                [16, 128, 1024])
+                                                [4, 16, 128, 1024])
         finally:
             stop_cluster(cluster)
     results["record_write_cpu_us_per_outcome"] = round(record_cost(), 1)
@@ -214,6 +253,8 @@ def main() -> int:
     results["driver_outcomes_per_s_per_core"] = {
         "streaming_only": round(1e6 / best),
         "with_run_folder": round(1e6 / (best + results["record_write_cpu_us_per_outcome"]))}
+    results["driver_fit"] = fit_driver_cost(results["driver"])
+    results["projection"] = projection(results, args.cores, f"ray-{args.nodes}nodes")
     import ray
 
     output = {

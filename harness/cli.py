@@ -25,6 +25,8 @@ COMMAND_MODULES = (
     "harness.metrics.cli",
     "harness.reports.cli",
     "harness.sandbox.cli",
+    "harness.distributed.sweep_cli",
+    "harness.contamination_cli",
 )
 
 

@@ -5,10 +5,11 @@ with normalisation so that reformatted and renamed copies are found too:
 
 * Each text becomes two token streams. The *code* stream is its Python tokens without
   whitespace, comments and triple-quoted strings (docstrings); string literals compare by
-  content (any quote style or prefix), a trailing comma before a closing bracket is
-  dropped, and every identifier that is not a keyword, a builtin, an attribute
-  (``x.append``) or a module after ``import``/``from`` compares as one placeholder. The
-  *word* stream is every word of the text, lower-cased (code, strings and comments alike).
+  content (any quote style, prefix or escaping); trailing commas before a closing
+  bracket, parentheses and semicolons are dropped; every identifier that is not a
+  keyword, a builtin, an attribute (``x.append``) or a module after ``import``/``from``
+  compares as one placeholder. The *word* stream is every word of the text, lower-cased
+  (code, strings and comments alike).
 * The benchmark side is indexed once: the n-grams (windows of ``ngram`` tokens) of each
   problem's reference *solution* (code stream) and of its *prompt* (word stream). Windows
   shared by more than ``MAX_TEXTS_PER_WINDOW`` benchmark texts (boilerplate such as
@@ -45,6 +46,7 @@ MIN_TOKENS = 8
 MAX_TEXTS_PER_WINDOW = 3
 MAX_LOCATIONS = 5
 RUN_EXTRA = 7
+MIN_RENAMED = 13
 PLACEHOLDER = "\0"
 
 # One pass: whitespace, comments and triple-quoted strings match without the group (and
@@ -53,7 +55,8 @@ _SOURCE = re.compile(r"""
   \s+
 | \#[^\r\n]*
 | (?:[rRuUbBfF]{1,2}(?=['"]))?(?:\"\"\"[\s\S]*?\"\"\"|'''[\s\S]*?''')
-| ( (?:[rRuUbBfF]{1,2}(?=['"]))?(?:"[^"\\\r\n]*(?:\\.[^"\\\r\n]*)*"|'[^'\\\r\n]*(?:\\.[^'\\\r\n]*)*')
+| ( (?:[rRuUbBfF]{1,2}(?=['"]))?
+    (?:"[^"\\\r\n]*(?:\\.[^"\\\r\n]*)*"|'[^'\\\r\n]*(?:\\.[^'\\\r\n]*)*')
   | [^\W\d]\w*
   | \d[\w.]*
   | \.\d\w*
@@ -72,6 +75,7 @@ _WORD = re.compile(r"[^\W_]+")
 _KEEP_NAMES = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | frozenset(dir(builtins))
 _NOT_RENAMED_AFTER = frozenset({".", "import", "from"})
 _HASH_BASE = np.uint64(0x100000001B3)
+_HASH_INVERSE = np.uint64(pow(0x100000001B3, -1, 2**64))
 
 
 # ------------------------------------------------------------------------ tokenizing
@@ -84,7 +88,9 @@ def code_lex(text: str) -> list[str]:
     if not tokens:
         return []
     joined = _STRING_TOKEN.sub(r'"\2"', _SEP + _SEP.join(tokens))
-    joined = _DROPPED.sub("", _TRAILING_COMMA.sub("", joined))
+    # Backslashes only occur inside string tokens: dropping them makes '\w' and '\\w' (a
+    # respelt escape) one token.
+    joined = _DROPPED.sub("", _TRAILING_COMMA.sub("", joined)).replace("\\", "")
     return joined.split(_SEP)[1:]
 
 
@@ -106,7 +112,7 @@ def normalize(raw: Sequence[str], previous: str = "") -> list[str]:
     """Renamable identifiers of ``raw`` replaced by the placeholder (``previous``: the
     token before ``raw[0]``)."""
     return [PLACEHOLDER if renamable(t, p) else t
-            for p, t in zip([previous, *raw[:-1]], raw, strict=True)]
+            for p, t in zip([previous, *raw], raw, strict=False)]  # pairs (token before, token)
 
 
 def words(text: str) -> list[str]:
@@ -130,15 +136,44 @@ def renaming(raw: Sequence[str], norm: Sequence[str]) -> tuple[int, ...]:
     return tuple(pattern)
 
 
+class WindowHasher:
+    """Polynomial hashes (mod 2**64) of every window of a sequence of ids, for any window
+    size, from one prefix sum: the window at ``i`` of size ``s`` hashes to
+    ``sum(ids[i + j] * B**j for j < s)``, which is ``(prefix[i + s] - prefix[i]) / B**i``
+    (B is odd, so dividing is multiplying by its inverse mod 2**64). Numpy's unsigned
+    arithmetic wraps, which is the modulus."""
+
+    _powers = np.ones(1, dtype=np.uint64)
+    _inverses = np.ones(1, dtype=np.uint64)
+
+    def __init__(self, ids: np.ndarray[Any, Any]) -> None:
+        self._grow(len(ids))
+        self.count = len(ids)
+        self.prefix = np.zeros(len(ids) + 1, dtype=np.uint64)
+        np.cumsum(ids * self._powers[:len(ids)], out=self.prefix[1:])
+
+    @classmethod
+    def _grow(cls, length: int) -> None:
+        if len(cls._powers) >= length:
+            return
+        size = max(length, 2 * len(cls._powers))
+        cls._powers = np.cumprod(np.concatenate(
+            [[np.uint64(1)], np.full(size - 1, _HASH_BASE, dtype=np.uint64)]), dtype=np.uint64)
+        cls._inverses = np.cumprod(np.concatenate(
+            [[np.uint64(1)], np.full(size - 1, _HASH_INVERSE, dtype=np.uint64)]),
+            dtype=np.uint64)
+
+    def windows(self, size: int) -> np.ndarray[Any, Any]:
+        count = self.count - size + 1
+        if count <= 0 or size <= 0:
+            return np.empty(0, dtype=np.uint64)
+        spans = self.prefix[size:] - self.prefix[:count]
+        return np.asarray(spans * self._inverses[:count], dtype=np.uint64)
+
+
 def window_hashes(ids: np.ndarray[Any, Any], size: int) -> np.ndarray[Any, Any]:
-    """A polynomial hash (mod 2**64) of every window of ``size`` ids."""
-    count = len(ids) - size + 1
-    if count <= 0:
-        return np.empty(0, dtype=np.uint64)
-    hashes = np.zeros(count, dtype=np.uint64)
-    for offset in range(size):
-        hashes = hashes * _HASH_BASE + ids[offset:offset + count]
-    return hashes
+    """The hash of every window of ``size`` ids (see :class:`WindowHasher`)."""
+    return WindowHasher(ids).windows(size)
 
 
 # ------------------------------------------------------------------------- benchmark
@@ -173,7 +208,7 @@ class Text:
     stream: Stream
     window: int  # the n-gram size (ngram, or the whole text when shorter; 0: unchecked)
     covered: bytearray = field(init=False)
-    # The best share covered within one document that holds a strong_run() overlap.
+    # The best share covered within one document whose finding is strong().
     document_share: float = 0.0
     document_at: dict[str, Any] | None = None
     longest: int = 0
@@ -181,20 +216,33 @@ class Text:
     longest_at: dict[str, Any] | None = None
     locations: list[dict[str, Any]] = field(default_factory=list)
 
-    coverable: int = 0  # tokens inside at least one indexed (not boilerplate) window
+    # Tokens before ``focus`` are context (HumanEval's signature before its canonical
+    # solution): they give n-grams that reach into the text, but are not scored.
+    focus: int = 0
+    coverable: int = 0  # scored tokens inside at least one indexed (not boilerplate) window
+    indexed: bytearray = field(default_factory=bytearray)  # 1 at indexed window starts
 
     def __post_init__(self) -> None:
         self.covered = bytearray(len(self.stream))
 
-    def strong_run(self) -> int:
-        """The contiguous overlap a document needs for its share to count: ``RUN_EXTRA``
-        more tokens than one window, or the whole text. One window of generic code (a
-        short solution is a few windows) is no evidence of a copy."""
-        return min(self.coverable, self.window + RUN_EXTRA)
+    def strong(self, finding: Finding) -> bool:
+        """Whether a document's finding is evidence of a copy, so that its share counts: a
+        contiguous overlap of ``RUN_EXTRA`` tokens more than one window, or of the whole
+        text. One window of generic code is no evidence (a short solution is a few
+        windows). Renamed, an overlap must be twice as long as a window, or the whole text,
+        and a text of fewer than ``MIN_RENAMED`` tokens must keep its names: renamed, it
+        is any function of that shape."""
+        whole = len(self.stream)
+        if finding.kind == "renamed":
+            if whole < MIN_RENAMED:
+                return False
+            return finding.longest >= min(whole, 2 * self.window)
+        return finding.longest >= min(whole, self.window + RUN_EXTRA)
 
-    def share(self) -> float:
-        """The share of the coverable tokens found in the corpus."""
-        return min(1.0, sum(self.covered) / self.coverable) if self.coverable else 0.0
+    def share(self, marks: bytearray | None = None) -> float:
+        """The share of the coverable tokens marked (default: found anywhere)."""
+        marks = self.covered if marks is None else marks
+        return min(1.0, sum(marks[self.focus:]) / self.coverable) if self.coverable else 0.0
 
 
 @dataclass(frozen=True)
@@ -223,8 +271,10 @@ class Table:
     def stream_ids(self, raw: list[str]) -> np.ndarray[Any, Any]:
         """Ids of a document's code tokens, placeholders decided on the way (fast path)."""
         get, placeholder = self.vocabulary.get, self.vocabulary.get(PLACEHOLDER, 0)
-        return np.array([placeholder if renamable(t, p) else get(t, 0)
-                         for p, t in zip(["", *raw[:-1]], raw, strict=True)], dtype=np.uint64)
+        keep, after = _KEEP_NAMES, _NOT_RENAMED_AFTER  # renamable(), inlined: the hot loop
+        return np.array([placeholder if t.isidentifier() and t not in keep and p not in after
+                         else get(t, 0) for p, t in zip(["", *raw], raw, strict=False)],
+                        dtype=np.uint64)
 
 
 @dataclass
@@ -241,36 +291,45 @@ def window_size(length: int, ngram: int) -> int:
     return length if length >= MIN_TOKENS else 0
 
 
-def build_index(texts: Sequence[tuple[str, str]], ngram: int = DEFAULT_NGRAM) -> Index:
-    """The index of ``texts``: (part, text) pairs, part "solution" or "prompt"."""
+def build_index(texts: Sequence[tuple[str, str, str]], ngram: int = DEFAULT_NGRAM) -> Index:
+    """The index of ``texts``: (part, text, context) with part "solution" (code) or
+    "prompt" (words), and context a leading piece of the text that is not scored."""
     index = Index(ngram, [], Table(code=True), Table(code=False))
-    for part, text in texts:
-        stream = code_stream(text) if part == "solution" else word_stream(text)
-        index.texts.append(Text(part, stream, window_size(len(stream), ngram)))
+    for part, content, context in texts:
+        tokenize = code_stream if part == "solution" else word_stream
+        stream = tokenize(content)
+        lead = tokenize(context).raw if context else []
+        focus = len(lead) if stream.raw[:len(lead)] == lead and len(lead) < len(stream) else 0
+        index.texts.append(Text(part, stream, window_size(len(stream), ngram), focus=focus))
     for table in (index.code, index.words):
         mine = [(n, t) for n, t in enumerate(index.texts) if (t.part == "solution") == table.code]
         for _, text in mine:
             for token in text.stream.norm:
                 table.vocabulary.setdefault(token, len(table.vocabulary) + 1)
         windows: dict[tuple[str, ...], list[Entry]] = {}
+        hash_of: dict[tuple[str, ...], int] = {}
         for number, text in mine:
             size, stream = text.window, text.stream
-            for start in range(len(stream) - size + 1 if size else 0):
+            hashes = window_hashes(table.ids(stream), size).tolist() if size else []
+            for start, value in enumerate(hashes):
                 norm = tuple(stream.norm[start:start + size])
                 raw = stream.raw[start:start + size]
                 names = tuple(r for r, t in zip(raw, norm, strict=True) if t == PLACEHOLDER)
                 windows.setdefault(norm, []).append(
                     Entry(number, start, norm, renaming(raw, norm), names))
+                hash_of[norm] = value
         coverable = {number: bytearray(len(text.stream)) for number, text in mine}
+        for _, text in mine:
+            text.indexed = bytearray(len(text.stream))
         for norm, entries in windows.items():
             if len({e.text for e in entries}) > MAX_TEXTS_PER_WINDOW:
                 continue
             for entry in entries:
                 coverable[entry.text][entry.start:entry.start + len(norm)] = b"\1" * len(norm)
-            ids = np.array([table.vocabulary[t] for t in norm], dtype=np.uint64)
-            table.entries.setdefault(int(window_hashes(ids, len(norm))[0]), []).extend(entries)
+                index.texts[entry.text].indexed[entry.start] = 1
+            table.entries.setdefault(hash_of[norm], []).extend(entries)
         for number, marks in coverable.items():
-            index.texts[number].coverable = sum(marks)
+            index.texts[number].coverable = sum(marks[index.texts[number].focus:])
         table.sizes = tuple(sorted({t.window for _, t in mine if t.window}, reverse=True))
         table.hashes = np.array(sorted(table.entries), dtype=np.uint64)
     return index
@@ -299,8 +358,9 @@ def _matches(table: Table, stream: Stream, ids: np.ndarray[Any, Any]
              ) -> Iterator[tuple[Entry, int, str]]:
     if not len(table.hashes):
         return
+    hasher = WindowHasher(ids)
     for size in table.sizes:
-        hashes = window_hashes(ids, size)
+        hashes = hasher.windows(size)
         where = np.searchsorted(table.hashes, hashes) % len(table.hashes)
         for position in np.flatnonzero(table.hashes[where] == hashes).tolist():
             entries = table.entries[int(hashes[position])]
@@ -341,7 +401,10 @@ def find(index: Index, document: Document) -> list[Finding]:
             hits.setdefault(entry.text, []).append((entry.start, size, position))
             key = (entry.text, entry.start - position)
             run = runs.get(key)
-            if run is not None and run[1] == position - 1:
+            # A run bridges the text's windows that are not indexed (boilerplate), as
+            # long as the text and the document stay aligned.
+            if run is not None and _bridged(index.texts[entry.text], entry.start,
+                                            position - run[1]):
                 run[1] = position
                 run[2] = "renamed" if "renamed" in (run[2], kind) else run[2]
             else:
@@ -352,6 +415,12 @@ def find(index: Index, document: Document) -> list[Finding]:
         if hits:
             findings += _claims(index, document, table.code, hits, best)
     return findings
+
+
+def _bridged(text: Text, start: int, step: int) -> bool:
+    """Whether a window at ``start`` continues a run whose last window began ``step``
+    windows earlier: consecutive, or only unindexed windows of the text in between."""
+    return step == 1 or (1 < step <= start and not any(text.indexed[start - step + 1:start]))
 
 
 def _claims(index: Index, document: Document, code: bool,
@@ -371,7 +440,7 @@ def _claims(index: Index, document: Document, code: bool,
         marks = bytearray(len(text.stream))
         for start, size, _ in region:
             marks[start:start + size] = b"\1" * size
-        share = min(1.0, sum(marks) / text.coverable) if text.coverable else 0.0
+        share = text.share(marks)
         span = (min(p for _, _, p in region), max(p + z for _, z, p in region))
         line = document.text.count("\n", 0, offsets[first]) + 1
         finding = Finding(number, [(s, z) for s, z, _ in found], [(s, z) for s, z, _ in region],
@@ -403,8 +472,8 @@ def merge(index: Index, findings: Iterable[Finding]) -> None:
         mine = bytearray(len(text.covered))
         for start, size in finding.region:
             mine[start:start + size] = b"\1" * size
-        share = min(1.0, sum(mine) / text.coverable) if text.coverable else 0.0
-        if finding.longest >= text.strong_run() and share > text.document_share:
+        share = text.share(mine)
+        if text.strong(finding) and share > text.document_share:
             text.document_share, text.document_at = share, finding.at
         if finding.longest > text.longest:
             text.longest, text.longest_kind, text.longest_at = (

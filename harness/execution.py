@@ -21,8 +21,8 @@ from harness.io import safe_text
 from harness.progress import progress
 from harness.sandbox import ExecJob, Limits, Sandbox, open_sandbox
 from harness.schema import ExcludedInfo, ExecutionRecord, LimitsInfo, SampleRecord, SandboxInfo
-from harness.tasks import Problem, Program, Task
 from harness.settings import cache_dir
+from harness.tasks import Problem, Program, Task
 
 log = logging.getLogger(__name__)
 

@@ -25,13 +25,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from harness.errors import HarnessError
 from harness.records import Prompt
 
-if TYPE_CHECKING:
-    from harness.backends.spec import ModelSpec
+# ModelSpec is not imported (spec.py validates `fim` with this module): any object with its
+# `name` and `fim` attributes will do.
+ModelSpec = Any
     from harness.tasks.base import Problem
 
 Order = Literal["psm", "spm", "template"]

@@ -28,6 +28,11 @@ log = logging.getLogger(__name__)
 def problem_prompt(plan: RunPlan, problem: Problem) -> Prompt:
     """What the model is asked. Chat mode: the task's instruction, unless the alias has a
     ``template``, which then receives the problem text as ``{prompt}``."""
+    from harness.fim import fim_prompt
+
+    infill = fim_prompt(plan.spec, problem, plan.mode)
+    if infill is not None:
+        return infill
     if plan.mode != "chat":
         return problem.prompt
     chat = plan.task.chat_prompt(problem)

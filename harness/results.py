@@ -5,7 +5,6 @@ a lock keeps two processes out of one folder; a torn last line from a kill is re
 from __future__ import annotations
 
 import fcntl
-import os
 import re
 import shutil
 from pathlib import Path

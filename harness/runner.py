@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import chain
 from pathlib import Path
 from queue import Empty, Full, Queue
@@ -28,6 +28,7 @@ from harness.config import RunConfig
 from harness.errors import HarnessError
 from harness.execution import ExecSettings, ExecutionInfo, Executor
 from harness.generation import generate, pending_requests
+from harness.metrics import scorers
 from harness.plan import Mode, RunPlan
 from harness.progress import progress
 from harness.provenance import combined_sha256, provenance, utc_now
@@ -43,10 +44,9 @@ from harness.schema import (
     SamplingInfo,
     TaskInfo,
 )
-from harness.metrics import scorers
 from harness.scoring import score
-from harness.tasks import Problem, Task, TaskOptions, create_task
 from harness.settings import cache_dir
+from harness.tasks import Problem, Task, TaskOptions, create_task
 
 log = logging.getLogger(__name__)
 
@@ -334,6 +334,12 @@ def model_plan(config: RunConfig, task: Task, problems: list[Problem], spec: Mod
                backend: ModelAPI) -> RunPlan:
     mode: Mode = "chat" if spec.chat else "completion"
     params = sampling_params(config, task, spec, mode == "chat")
+    from harness.fim import fim_prompt, request_stops
+
+    fim_prompt(spec, problems[0], mode)  # a model without FIM fails before generating
+    extra = request_stops(spec, problems)
+    if extra:
+        params = replace(params, stop=params.stop + extra)
     fingerprint = backend.fingerprint()
     data_sha = dataset_sha256(task)
     config_hash = config.config_hash(extra={

@@ -71,8 +71,7 @@ class HumanEvalInfilling(Task):
     Options: ClassVar[type[OptionsModel]] = InfillingOptions
     args: InfillingOptions
     chat_instruction = NO_CHAT
-    chat_layout = NO_CHAT
-    chat_answer = NO_CHAT
+    chat_layout = chat_answer = "(none)"
 
     def data_path(self) -> Path:
         return locate(list(DATA_FILES[self.args.benchmark]), subdir=SUBDIR, options=self.options)

@@ -53,7 +53,8 @@ class HumanEvalLineCompletion(HumanEvalInfilling):
     stop_sequences = ()  # the completion is cut to the span's number of lines instead
     scorers: ClassVar[tuple[str, ...]] = ("exact_match", "edit_sim")
     default_max_new_tokens = 256
-    chat_instruction = chat_layout = chat_answer = NO_CHAT
+    chat_instruction = NO_CHAT
+    chat_layout = chat_answer = "(none)"
 
     def make_problem(self, record: dict[str, Any]) -> Problem:
         span, rest = split_span(record["canonical_solution"], record["suffix"])

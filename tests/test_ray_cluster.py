@@ -151,6 +151,30 @@ def test_a_node_removed_mid_run_loses_nothing(
     assert "its 0 unfinished" not in lost[0]  # the removed node had jobs under way
 
 
+def test_a_node_that_joins_mid_run_is_used(
+        cluster: Cluster, caplog: pytest.LogCaptureFixture) -> None:
+    # Jobs of 0.1 s: the run lasts long enough for the new node to start and take work.
+    jobs = [ExecJob(f"j{i}", f"import time\ntime.sleep(0.1)\nassert {i} % 5\n")
+            for i in range(240)]
+    seen: collections.Counter[str] = collections.Counter()
+    caplog.set_level(logging.INFO, logger="harness.distributed.ray_sandbox")
+    joined = None
+    try:
+        with RaySandbox(INNER, None, cluster.address, refresh_s=0.5) as sandbox:
+            assert len(sandbox.nodes) == 2
+            for job, outcome in sandbox.run(jobs):
+                seen[job.job_id] += 1
+                assert outcome.passed == (int(job.job_id[1:]) % 5 != 0)
+                if len(seen) == 10:
+                    joined = cluster.add_node(num_cpus=1, object_store_memory=OBJECT_STORE)
+            assert len(sandbox.nodes) == 3 and sandbox.workers == 3
+    finally:
+        if joined is not None:
+            cluster.remove_node(joined)
+    assert set(seen) == {job.job_id for job in jobs} and max(seen.values()) == 1
+    assert any("joined: 1 workers" in r.getMessage() for r in caplog.records)
+
+
 def tuple_id(job_id: str) -> tuple[str, int]:
     key, _, index = job_id.rpartition("#")
     return key, int(index)

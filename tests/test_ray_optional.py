@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -62,6 +63,18 @@ def test_missing_ray_is_one_line_naming_the_extra() -> None:
     assert lines[0].startswith("MissingDependencyError | --executor ray needs Ray")
     assert lines[1].startswith("MissingDependencyError | --replicas needs Ray")
     assert all("pip install 'harness[ray]'" in line for line in lines)
+
+
+def test_an_unreachable_cluster_is_one_line_at_once() -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    began = time.monotonic()
+    with pytest.raises(HarnessError, match=f"cannot reach the Ray cluster at 127.0.0.1:{port}"):
+        open_executor_sandbox("ray", None, None, f"127.0.0.1:{port}").start()
+    assert time.monotonic() - began < 30
+    with pytest.raises(HarnessError, match="expected auto, HOST:PORT or ray://HOST:PORT"):
+        open_executor_sandbox("ray", None, None, "head-node").start()
 
 
 def test_unknown_executor_is_an_error() -> None:

@@ -161,6 +161,21 @@ def test_unused_imports_outside_the_standard_library_are_dropped() -> None:
     assert "numpy" not in code and "not_a_module" not in code and "from ." not in code
 
 
+def test_interpreter_transcript_is_read_as_typed_code() -> None:
+    answer = "```pycon\n>>> def f(x):\n...     return x * 3\n...\n>>> f(2)\n6\n```"
+    assert extract_code(answer, "f").code == "def f(x):\n    return x * 3\n"
+
+
+def test_a_definition_cut_short_by_damage_loses_to_a_whole_one() -> None:
+    """An unclosed fence swallowed a second copy whose last line carries HTML: the salvaged
+    copy lacks its return and must not replace the whole one."""
+    answer = ("```python\ndef f(x):\n    y = x + 1\n    return y\n\nDone.\n\n<pre><code>\n"
+              "def f(x):\n    y = x + 1\n    return y</code></pre>")
+    namespace: dict[str, Any] = {}
+    exec(extract_code(answer, "f").code, namespace)
+    assert namespace["f"](1) == 2
+
+
 def test_unparseable_block_is_skipped_and_salvaged() -> None:
     answer = ("```python\ndef f(x):\n    return x +\n```\n```python\ndef f(x):\n    return x + 1"
               "\nThis line is prose inside the fence.\n```")

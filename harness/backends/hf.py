@@ -51,6 +51,7 @@ from harness.backends.prompting import (
 from harness.backends.spec import ModelSpec
 from harness.deps import HF_INSTALL, requires
 from harness.errors import HarnessError
+from harness.fim import end_of_middle_ids
 from harness.progress import progress
 from harness.records import Completion, GenerationRequest, SamplingParams
 from harness.settings import models_offline
@@ -122,6 +123,9 @@ class HFBackend(ModelAPI):
         self.is_encoder_decoder = bool(getattr(self.config, "is_encoder_decoder", False))
         self.dtype = resolve_dtype(spec.dtype, self.device, self.is_encoder_decoder)
         self.tokenizer = self._load_tokenizer()
+        # FIM aliases: the sentinels must be tokens of this tokenizer (checked before the
+        # model loads); generation ends at the end-of-middle tokens too.
+        self.fim_end_ids = end_of_middle_ids(spec, self.tokenizer) if spec.fim else set()
         self.special_ids = set(self.tokenizer.all_special_ids)
         self.model = self._load_model()
         self.context_length = self._context_length()
@@ -226,7 +230,7 @@ class HFBackend(ModelAPI):
         ids.add(self.tokenizer.eos_token_id)
         if self.spec.chat:
             return end_of_turn_ids(self.tokenizer, ids)
-        return {int(i) for i in ids if i is not None}
+        return {int(i) for i in ids if i is not None} | self.fim_end_ids
 
     # --------------------------------------------------------------- generation
 

@@ -55,6 +55,7 @@ from harness.backends.prompting import (
 from harness.backends.spec import ModelSpec
 from harness.deps import VLLM_INSTALL, require_modules, requires
 from harness.errors import HarnessError
+from harness.fim import end_of_middle_ids
 from harness.progress import progress
 from harness.records import Completion, GenerationRequest
 from harness.text import truncate_at_stop
@@ -186,6 +187,8 @@ class VLLMBackend(ModelAPI):
 
     def _make_jobs(self, requests: Sequence[GenerationRequest]) -> list[_Job]:
         tokenizer = self.llm.get_tokenizer()
+        if self.spec.fim:  # the sentinels must be tokens; stop at the end-of-middle tokens
+            self._turn_end_ids = sorted(end_of_middle_ids(self.spec, tokenizer)) or None
         texts = [render_prompt(self.spec, request.prompt, tokenizer) for request in requests]
         # A chat template writes its own special tokens; plain prompts get the tokenizer's.
         encoded = tokenizer(texts, add_special_tokens=not self.spec.chat)["input_ids"]
@@ -271,7 +274,7 @@ class VLLMBackend(ModelAPI):
             top_p=params.top_p if params.temperature > 0 else 1.0,
             max_tokens=params.max_new_tokens,
             stop=list(params.stop) or None,
-            stop_token_ids=self._turn_end_ids if self.spec.chat else None,
+            stop_token_ids=self._turn_end_ids if self.spec.chat or self.spec.fim else None,
             seed=job.seed,
         )
 

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import platform
+import socket
 import threading
 from dataclasses import dataclass
 from typing import Any
@@ -47,18 +48,46 @@ def connect(address: str | None, what: str = "--executor ray needs Ray") -> Any:
             if _owned:
                 _users += 1
             return ray
+        check_reachable(address or os.environ.get("RAY_ADDRESS"))
         kwargs: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.WARNING}
         if address is None and not os.environ.get("RAY_ADDRESS"):
             kwargs["include_dashboard"] = False  # a private instance for this process
             log.info("no Ray address given: starting a single-node Ray instance here")
+        # The executor may connect from the runner's execution thread, where Ray warns that
+        # it cannot set its SIGTERM handler: the runner has its own, in the main thread.
+        quiet = logging.getLogger("ray._private.worker")
+        quiet.addFilter(_no_sigterm_warning)
         try:
             ray.init(address=address, **kwargs)
         except (ConnectionError, RuntimeError, ValueError) as exc:
             where = address or os.environ.get("RAY_ADDRESS") or "a new local instance"
             raise HarnessError(f"cannot connect to the Ray cluster at {where}: "
                                f"{first_line(exc)}") from exc
+        finally:
+            quiet.removeFilter(_no_sigterm_warning)
         _owned, _users = True, 1
         return ray
+
+
+def check_reachable(address: str | None, timeout_s: float = 10.0) -> None:
+    """A HOST:PORT that nothing answers on is one line at once (``ray.init`` would retry
+    for minutes); ``auto``, ``ray://`` and the like are left to Ray."""
+    if not address or "://" in address or address in ("auto", "local"):
+        return
+    host, sep, port = address.rpartition(":")
+    if not sep or not port.isdigit():
+        raise HarnessError(f"--ray-address {address!r}: expected auto, HOST:PORT or "
+                           "ray://HOST:PORT")
+    try:
+        with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        raise HarnessError(f"cannot reach the Ray cluster at {address}: "
+                           f"{exc.strerror or exc}") from None
+
+
+def _no_sigterm_warning(record: logging.LogRecord) -> bool:
+    return "SIGTERM handler is not set" not in record.getMessage()
 
 
 def release() -> None:

@@ -3,9 +3,10 @@ each node (a plain class here; ``ray.remote`` wraps it where Ray is imported).
 
 The actor holds that node's own sandbox (bwrap, docker or local, a pool of workers on the
 node's cores) and one thread that feeds it from an inbox. The driver sends jobs in batches
-(:meth:`NodePool.submit`) and fetches finished outcomes in batches (:meth:`NodePool.poll`);
-the two calls run concurrently (a threaded actor), so jobs keep flowing while outcomes are
-collected.
+(:meth:`NodePool.submit`) and fetches finished outcomes in batches (:meth:`NodePool.poll`),
+usually both in one call (:meth:`NodePool.exchange`: the refill for the last answer, then
+the next answer). The calls run concurrently (a threaded actor), so jobs sent while a poll
+waits are taken at once.
 
 A sandbox run ends only when its job iterator does: the feed blocks while the inbox is
 empty, and returns once the driver has said it has nothing more for now (``idle``), so the
@@ -81,8 +82,8 @@ class NodePool:
     def poll(self, wait_s: float, linger_s: float, max_batch: int) -> list[Packed]:
         """Finished outcomes: waits up to ``wait_s`` for the first, then up to ``linger_s``
         more while fewer than ``max_batch`` are ready (fewer, larger answers), but only as
-        long as enough jobs are queued to keep every worker busy: a node about to run dry
-        answers at once, so that the driver refills it."""
+        long as more than one job per worker waits: with one job each left, the node answers
+        at once, so the driver's refill arrives before any worker runs dry."""
         deadline = time.monotonic() + wait_s
         with self._cond:
             while not self._outbox and self._error is None:
@@ -93,7 +94,7 @@ class NodePool:
             if self._error is not None and not self._outbox:
                 raise RuntimeError(self._error)
             until = time.monotonic() + linger_s
-            while (len(self._outbox) < max_batch and len(self._inbox) >= self.workers
+            while (len(self._outbox) < max_batch and len(self._inbox) > self.workers
                    and self._error is None):
                 remaining = until - time.monotonic()
                 if remaining <= 0:
@@ -101,6 +102,12 @@ class NodePool:
                 self._cond.wait(remaining)
             batch, self._outbox = self._outbox[:max_batch], self._outbox[max_batch:]
             return batch
+
+    def exchange(self, seq: int, jobs: list[ExecJob], idle: bool, wait_s: float,
+                 linger_s: float, max_batch: int) -> list[Packed]:
+        """:meth:`submit` then :meth:`poll`: the driver's usual call, one per round trip."""
+        self.submit(seq, jobs, idle)
+        return self.poll(wait_s, linger_s, max_batch)
 
     def clear(self) -> None:
         """Forget queued jobs (the driver stopped reading); running ones finish unread."""

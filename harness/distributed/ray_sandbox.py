@@ -43,14 +43,16 @@ log = logging.getLogger(__name__)
 
 STARTUP_TIMEOUT_S = 300.0  # a node's sandbox start (docker may pull or build its image)
 POLL_WAIT_S = 5.0  # a poll with nothing to report returns after this long
-LINGER_S = 0.02  # after a first outcome, a poll waits this long for more (fewer, larger calls)
+LINGER_S = 0.2  # after a first outcome, a poll waits up to this long for more (fewer calls)
 MAX_BATCH = 1024  # outcomes per poll answer at most
 REFRESH_S = 10.0  # how often to look for nodes that joined
 NODE_WAIT_S = 60.0  # with every node lost, how long to wait for a new one
 CLOSE_TIMEOUT_S = 60.0
 ACTOR_THREADS = 4  # poll, submit, clear/close can run at the same time in a node's actor
-# Jobs queued on a node beyond one per worker running and one per worker waiting: covers a
-# poll's round trip when jobs are short. A lost node's queue is re-run elsewhere, and at
+# A node's queue: the jobs running (one per worker), one waiting per worker (what keeps the
+# workers busy while the driver reads a poll's answer and sends the refill), and one more
+# per worker plus this slack, which finish before a poll answers: so each answer holds
+# about one outcome per worker plus the slack. A lost node's queue runs elsewhere, and at
 # the end of a run the queues drain unevenly, so it stays small.
 QUEUE_SLACK = 4
 
@@ -89,7 +91,8 @@ class RaySandbox(Sandbox):
 
     def __init__(self, inner: str | None = None, workers: int | None = None,
                  address: str | None = None, *, factory: Callable[[int], Sandbox] | None = None,
-                 queue_depth: int | None = None, linger_s: float = LINGER_S) -> None:
+                 queue_depth: int | None = None, linger_s: float = LINGER_S,
+                 refresh_s: float = REFRESH_S) -> None:
         if workers is not None and workers < 1:
             raise HarnessError(f"the sandbox needs at least 1 worker per node, got {workers}")
         super().__init__(workers or 1)
@@ -99,6 +102,7 @@ class RaySandbox(Sandbox):
         self.factory = factory  # benchmarks: a sandbox class instead of a registered name
         self.queue_depth = queue_depth
         self.linger_s = linger_s
+        self.refresh_s = refresh_s  # how often to look for nodes that joined
         self._ray: Any = None
         self._remote: Any = None
         self._nodes: dict[str, _Node] = {}
@@ -110,6 +114,8 @@ class RaySandbox(Sandbox):
         self._tag = 0
         self._submission = 0
         self._refreshed = 0.0
+        self.answers = 0  # poll answers read, and the outcomes in them (batching, for benchmarks)
+        self.answered = 0
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -218,19 +224,14 @@ class RaySandbox(Sandbox):
 
     def _admit(self, node: NodeInfo, actor: Any, info: dict[str, Any]) -> None:
         workers = int(info["workers"])
-        depth = self.queue_depth or 2 * workers + QUEUE_SLACK
+        depth = self.queue_depth or 3 * workers + QUEUE_SLACK
         label = f"{info['host']} ({node.address}, node {node.node_id[:8]})"
-        entry = _Node(node, actor, workers, depth, label)
-        entry.poll = self._poll(entry)
-        self._nodes[node.node_id] = entry
+        self._nodes[node.node_id] = _Node(node, actor, workers, depth, label)
 
     def _refuse(self, node: NodeInfo, actor: Any) -> None:
         self._gone.add(node.node_id)
         with contextlib.suppress(Exception):
             self._ray.kill(actor)
-
-    def _poll(self, node: _Node) -> Any:
-        return node.actor.poll.remote(POLL_WAIT_S, self.linger_s, MAX_BATCH)
 
     # ------------------------------------------------------------------ running jobs
 
@@ -261,13 +262,13 @@ class RaySandbox(Sandbox):
                     continue
                 polls = {node.poll: node for node in self._nodes.values()}
                 ready, _ = ray.wait([*polls, *self._starting], num_returns=1,
-                                    timeout=REFRESH_S)
+                                    timeout=self.refresh_s)
                 for ref in ready:
                     if ref in self._starting:
                         self._take_in(ref)
                     else:
                         yield from self._receive(stream, polls[ref], ref)
-                if time.monotonic() - self._refreshed > REFRESH_S:
+                if time.monotonic() - self._refreshed > self.refresh_s:
                     self._look_for_nodes()
         finally:
             if not finished:  # abandoned or failed: the nodes' queued jobs are stale
@@ -276,7 +277,9 @@ class RaySandbox(Sandbox):
                     node.said_idle = True
 
     def _top_up(self, stream: _Stream, node: _Node) -> None:
-        """Fill the node's queue to its depth; tell it when nothing more is coming."""
+        """Fill the node's queue to its depth, tell it when nothing more is coming, and
+        keep one poll outstanding; a refill after a poll's answer rides on the next poll
+        (one call per round trip, not two)."""
         mine = stream.owned.setdefault(node.info.node_id, set())
         batch: list[ExecJob] = []
         while len(mine) < node.depth:
@@ -294,7 +297,12 @@ class RaySandbox(Sandbox):
             batch.append(replace(stream.entries[tag][0], job_id=str(tag)))
             mine.add(tag)
         idle = stream.exhausted and not stream.pending
-        if batch or (idle and not node.said_idle):
+        if node.poll is None:
+            self._submission += 1
+            node.poll = node.actor.exchange.remote(self._submission, batch, idle, POLL_WAIT_S,
+                                                   self.linger_s, MAX_BATCH)
+            node.said_idle = idle
+        elif batch or (idle and not node.said_idle):
             self._submission += 1
             node.actor.submit.remote(self._submission, batch, idle)
             node.said_idle = idle
@@ -306,7 +314,9 @@ class RaySandbox(Sandbox):
         except Exception as exc:
             self._lose(stream, node, _actor_error(exc))
             return
-        node.poll = self._poll(node)
+        node.poll = None  # the next top-up sends the refill with the next poll
+        self.answers += 1
+        self.answered += len(batch)
         mine = stream.owned.setdefault(node.info.node_id, set())
         for tag, status, detail, duration, stdout, stderr in batch:
             if tag not in mine:

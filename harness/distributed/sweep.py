@@ -8,9 +8,9 @@ the same sweep resumes each unfinished run and leaves finished ones as they are.
 
 A sweep file (TOML)::
 
-    models = ["reference", "qwen-coder-1.5b"]   # aliases or specs, as for --model
+    models = ["reference", "qwen2.5-coder-1.5b-instruct"]  # as for --model
     tasks = ["humaneval", "mbpp"]
-    output_dir = "results/sweep-qwen"           # default: results/sweep-<hash>
+    output_dir = "results/sweep-qwen"   # default: results/sweep-<hash>
 
     [settings]             # RunConfig fields for every run (as the run flags: n, temperature,
     n = 10                 # limit, seed, sandbox, workers, timeout, chat, ...)
@@ -19,7 +19,8 @@ A sweep file (TOML)::
     [task.mbpp]            # only for runs of this task (wins over [settings])
     data_dir = "/data/mbpp"
 
-    [model.qwen-coder-1.5b]   # only for runs of this model (wins over [task.X])
+    # Only for runs of this model (wins over [task.X]); quote names with dots or colons.
+    [model."qwen2.5-coder-1.5b-instruct"]
     chat = true
 
     [resources]            # what each run takes on a cluster

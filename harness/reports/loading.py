@@ -27,7 +27,6 @@ from harness.errors import HarnessError
 from harness.io import atomic_write_text
 from harness.metrics.passk import pass_at_k
 from harness.schema import (
-    first_error,
     SCHEMA_VERSION,
     SUMMARY_FORMAT,
     Metrics,
@@ -37,6 +36,7 @@ from harness.schema import (
     SummaryFile,
     SummaryProblem,
     SummaryRun,
+    first_error,
 )
 
 log = logging.getLogger(__name__)
