@@ -57,7 +57,8 @@ def pending_requests(plan: RunPlan, done: Collection[tuple[str, int]]
 def sample_record(task: Task, problem: Problem, completion: Completion, chat: bool
                   ) -> SampleRecord:
     raw = safe_text(completion.text)
-    common: dict[str, Any] = {"key": problem.key, "task_id": problem.task_id, "sample": completion.sample,
+    common: dict[str, Any] = {
+        "key": problem.key, "task_id": problem.task_id, "sample": completion.sample,
               "raw": raw, "finish_reason": completion.finish_reason,
               "num_tokens": completion.num_tokens,
               "prompt_truncated": completion.prompt_truncated}

@@ -391,7 +391,8 @@ def file_sample_records(plan: RunPlan, in_file: dict[str, list[FileSample]],
         for item in in_file[problem.key]:
             if (problem.key, item.sample) in done:
                 continue
-            common: dict[str, Any] = {"key": problem.key, "task_id": problem.task_id, "sample": item.sample,
+            common: dict[str, Any] = {
+                "key": problem.key, "task_id": problem.task_id, "sample": item.sample,
                       "finish_reason": item.finish_reason}
             if sanitize:
                 answer = item.raw if item.raw is not None else item.text
