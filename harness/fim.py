@@ -25,7 +25,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from harness.errors import HarnessError
 from harness.records import Prompt
@@ -33,6 +33,8 @@ from harness.records import Prompt
 # ModelSpec is not imported (spec.py validates `fim` with this module): any object with its
 # `name` and `fim` attributes will do.
 ModelSpec = Any
+
+if TYPE_CHECKING:
     from harness.tasks.base import Problem
 
 Order = Literal["psm", "spm", "template"]
