@@ -32,17 +32,20 @@ DEFAULT_FACTOR = 4.0
 FORMAT_VERSION = 1
 
 
-def machine_fingerprint() -> dict[str, Any]:
-    cpu = platform.processor()
+def cpu_model() -> str:
+    """The processor's model name (/proc/cpuinfo), else what platform reports."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as handle:
             for line in handle:
                 if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
+                    return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return {"host": platform.node(), "cpu": cpu, "cpus": os.cpu_count(),
+    return platform.processor()
+
+
+def machine_fingerprint() -> dict[str, Any]:
+    return {"host": platform.node(), "cpu": cpu_model(), "cpus": os.cpu_count(),
             "machine": platform.machine()}
 
 

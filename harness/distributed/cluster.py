@@ -129,16 +129,9 @@ def alive_nodes(ray: Any) -> list[NodeInfo]:
 def node_type() -> dict[str, Any]:
     """What makes this node's programs run faster or slower than another's (time limits):
     the processor and its architecture, not the host name or how many there are."""
-    cpu = platform.processor()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return {"cpu": cpu, "machine": platform.machine()}
+    from harness.sandbox.calibration import cpu_model
+
+    return {"cpu": cpu_model(), "machine": platform.machine()}
 
 
 def types_digest(types: list[dict[str, Any]]) -> str:
