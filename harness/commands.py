@@ -25,6 +25,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
     add_task_arguments(run)
     add_generation_arguments(run)
     add_execution_arguments(run)
+    add_scoring_arguments(run)
     run.set_defaults(handler=handle_run)
 
     generate = subparsers.add_parser(
@@ -52,6 +53,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
                           help="extract the program from chat answers (reasoning dropped, code "
                           "found in fences or prose, test code removed) before testing it")
     add_execution_arguments(evaluate)
+    add_scoring_arguments(evaluate)
     evaluate.set_defaults(handler=handle_evaluate)
 
     sanitize = subparsers.add_parser(
@@ -151,6 +153,14 @@ def add_execution_arguments(parser: argparse.ArgumentParser) -> None:
                        help="Ray cluster to use with --executor ray (e.g. auto, or HOST:PORT)")
 
 
+def add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("scoring")
+    group.add_argument("--exclude-problems", metavar="REPORT|LIST",
+                       help="also score the run without these problems (e.g. contaminated "
+                       "ones): a `harness contamination` report (its flagged problems), a "
+                       "file of ids, or ids comma-separated; metrics.json gets `clean`")
+
+
 def config_from_args(args: argparse.Namespace, model: str) -> RunConfig:
     task_args = parse_task_args(args.task_arg)
     if getattr(args, "source", None) is not None:
@@ -175,6 +185,7 @@ def config_from_args(args: argparse.Namespace, model: str) -> RunConfig:
         "ray_address": getattr(args, "ray_address", None),
         "progress": not args.quiet,
         "sanitize": getattr(args, "sanitize", False),
+        "exclude_problems": getattr(args, "exclude_problems", None),
     }
     for name in ("n", "temperature", "top_p", "max_new_tokens", "seed", "batch_size", "base_url",
                  "system_prompt", "replicas"):

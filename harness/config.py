@@ -17,6 +17,8 @@ DEFAULT_K = (1, 10, 100)
 NON_RESULT_FIELDS = {"output_dir", "fresh", "progress", "workers", "batch_size", "exec_cache",
                      "generation_cache", "models_files", "overlap", "executor", "ray_address",
                      "replicas",
+                     # Adds a clean-subset score beside the full one; changes no result.
+                     "exclude_problems",
                      # The task's validated options (defaults included) are hashed instead,
                      # so spelling out a default changes nothing.
                      "task_args"}
@@ -43,6 +45,9 @@ class RunConfig(BaseModel):
     chat: bool = False
     system_prompt: str | None = None
     sanitize: bool = False
+    # A contamination report, a file of ids or a comma-separated list: metrics.json also
+    # scores the problems it does not name (harness.exclusions).
+    exclude_problems: str | None = None
     task_args: dict[str, str] = Field(default_factory=dict)
     output_dir: str | None = None
     fresh: bool = False

@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 FALLBACK_FIELDS = ("content", "code")
 PARQUET_BATCH_ROWS = 256
-PARQUET_INSTALL = "pip install pyarrow (it comes with `pip install -e '.[hub]'`)"
+PARQUET_INSTALL = "pip install 'harness[contamination]' (or pyarrow)"
 _JSONL = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")
 
 

@@ -7,26 +7,29 @@ comment), or a comma-separated list of ids. Ids are matched as ``--problems`` ma
 (``metadata["source_id"]``): a report on ``humaneval`` excludes every
 ``humaneval-infilling`` task cut from a flagged HumanEval problem.
 
-:func:`clean_score` scores a run over the remaining problems exactly as a run over only
-those problems would be scored.
+The runner reads them right after loading the task (bad input fails before any
+generation); :func:`harness.scoring.clean_score` scores the remaining problems exactly as a
+run over only those problems would be scored.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from harness.errors import HarnessError
 from harness.tasks import Problem, Task
 
-if TYPE_CHECKING:
-    from harness.execution import ExecutionInfo
-    from harness.plan import RunPlan
-    from harness.schema import ExecutionRecord, SampleRecord
+
+@dataclass(frozen=True)
+class Exclusions:
+    """The problem keys to leave out of the clean score, and where the ids came from."""
+
+    keys: frozenset[str]
+    source: str
 
 
 def exclusion_ids(value: str) -> tuple[list[str], str]:
@@ -36,7 +39,10 @@ def exclusion_ids(value: str) -> tuple[list[str], str]:
         raise HarnessError("--exclude-problems: empty value")
     path = Path(text).expanduser()
     if path.is_file():
-        raw = path.read_text(encoding="utf-8")
+        try:
+            raw = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise HarnessError(f"--exclude-problems: cannot read {path}: {exc}") from None
         try:
             data = json.loads(raw)
         except json.JSONDecodeError:
@@ -54,12 +60,20 @@ def exclusion_ids(value: str) -> tuple[list[str], str]:
         return [i for line in lines for i in re.split(r"[,\s]+", line) if i], f"list {path}"
     if text.endswith((".json", ".txt", ".jsonl")) or ("/" in text and not text[0].isalpha()):
         raise HarnessError(f"--exclude-problems: file {path} not found")
-    return [i.strip() for i in text.split(",") if i.strip()], "list"
+    ids = [i.strip() for i in text.split(",") if i.strip()]
+    if not ids:
+        raise HarnessError(f"--exclude-problems: {value!r} names no problems")
+    return ids, "list"
 
 
 def load_exclusions(value: str, task: Task, problems: Sequence[Problem]) -> set[str]:
     """The keys of ``problems`` that ``value`` excludes; an id matching none of the task's
     problems is an error (a report of another benchmark, a typo)."""
+    return set(read_exclusions(value, task, problems).keys)
+
+
+def read_exclusions(value: str, task: Task, problems: Sequence[Problem]) -> Exclusions:
+    """``load_exclusions`` with the source of the ids, for metrics.json."""
     ids, source = exclusion_ids(value)
     by_name: dict[str, set[str]] = {}
     for problem in problems:
@@ -82,25 +96,7 @@ def load_exclusions(value: str, task: Task, problems: Sequence[Problem]) -> set[
         raise HarnessError(f"--exclude-problems ({source}): {shown} "
                            f"{'is not a problem' if len(unknown) == 1 else 'are not problems'}"
                            f" of {task.name}")
-    return keys
+    return Exclusions(frozenset(keys), source)
 
 
-def clean_score(plan: RunPlan, samples: Mapping[tuple[str, int], SampleRecord],
-                executions: Mapping[tuple[str, int], ExecutionRecord],
-                info: ExecutionInfo | None, excluded: set[str], source: str
-                ) -> dict[str, Any] | None:
-    """The clean-subset fields for metrics.json: the run scored without the ``excluded``
-    problems (the scorer itself, on a plan of the other problems: the numbers equal a run
-    over those problems), or None when no problem is left."""
-    from harness.scoring import score
-
-    left = [p for p in plan.problems if p.key not in excluded]
-    if not left:
-        return None
-    clean = score(dataclasses.replace(plan, problems=left), samples, executions, info)
-    return {"source": source, "num_problems": clean.num_problems,
-            "excluded": sorted(k for k in excluded if k in {p.key for p in plan.problems}),
-            "metrics": clean.metrics, "ci95": clean.ci95}
-
-
-__all__ = ["clean_score", "exclusion_ids", "load_exclusions"]
+__all__ = ["Exclusions", "exclusion_ids", "load_exclusions", "read_exclusions"]

@@ -26,6 +26,7 @@ from harness.backends import BackendContext, ModelAPI, ModelSpec, create_backend
 from harness.backends.spec import SAMPLES
 from harness.config import RunConfig
 from harness.errors import HarnessError
+from harness.exclusions import Exclusions, read_exclusions
 from harness.execution import ExecSettings, ExecutionInfo, Executor
 from harness.generation import generate, pending_requests
 from harness.metrics import scorers
@@ -81,6 +82,9 @@ def run(config: RunConfig, samples_path: Path | None = None, *, execute: bool = 
             data_dir=config.data_path(), strict=config.strict, args=dict(config.task_args)))
         all_problems = task.load()
         problems = select_problems(task, all_problems, config)
+        # Against all the task's problems: a report may name problems --limit leaves out.
+        exclusions = (read_exclusions(config.exclude_problems, task, all_problems)
+                      if config.exclude_problems else None)
         for name in task.scorers:  # a typo in a plugin task's scorers fails before generating
             scorers.get(name)
         info: ExecutionInfo | None = None
@@ -109,12 +113,13 @@ def run(config: RunConfig, samples_path: Path | None = None, *, execute: bool = 
                         generate_into(store, config, plan, backend)
         if not execute:
             return generated(config, plan, started)
-        return finish(config, plan, started, info)
+        return finish(config, plan, started, info, exclusions)
 
 
-def finish(config: RunConfig, plan: RunPlan, started: str, info: ExecutionInfo | None
-           ) -> RunOutput:
-    """Execute what is not executed yet, score, and write the final files."""
+def finish(config: RunConfig, plan: RunPlan, started: str, info: ExecutionInfo | None,
+           exclusions: Exclusions | None = None) -> RunOutput:
+    """Execute what is not executed yet, score (with the clean subset when ``exclusions``
+    are given), and write the final files."""
     with RunStore(plan.run_dir) as store:
         store.open(plan.config_hash, fresh=False)
         samples = store.samples()
@@ -123,7 +128,7 @@ def finish(config: RunConfig, plan: RunPlan, started: str, info: ExecutionInfo |
             raise HarnessError(f"{len(missing)} samples were not generated; rerun to resume")
         if plan.task.executes and info is None:
             info = execute_into(store, config, plan, backlog(store, config, plan), None)
-        metrics = score(plan, samples, store.executions(), info)
+        metrics = score(plan, samples, store.executions(), info, exclusions)
         store.write_metrics(metrics)
         run_info = run_record(config, plan, started, "complete")
         if info is not None:
@@ -480,6 +485,11 @@ def summary_lines(output: RunOutput) -> list[str]:
     scores = ", ".join(f"{name} = {value:.2f}" for name, value in metrics.metrics.items())
     lines = [f"{metrics.task} / {metrics.model}: {metrics.num_problems} problems, "
              f"n = {metrics.n}: {scores}"]
+    if metrics.clean is not None:
+        clean = metrics.clean
+        scores = ", ".join(f"{name} = {value:.2f}" for name, value in clean.metrics.items())
+        lines.append(f"clean ({clean.source}, {clean.num_excluded} problems excluded): "
+                     f"{clean.num_problems} problems: {scores}")
     answers = metrics.answers
     if answers is not None and metrics.counts:
         line = (f"answers: {answers.samples} = {answers.passed} passed, {answers.failed} failed, "

@@ -5,7 +5,9 @@ Schemas (``python -m harness.schema docs/schema`` regenerates them).
 
 ``schema_version`` 2 added ``model_fingerprint`` and ``answers`` to metrics.json, the answer
 extraction fields to samples, and typed per-problem pass@k (``pass_at``). Readers accept
-version 1 files: their per-problem ``pass@k`` keys are moved into ``pass_at``.
+version 1 files: their per-problem ``pass@k`` keys are moved into ``pass_at``. ``clean``
+(metrics.json) is optional and written only by runs with ``--exclude-problems``: files
+without it are unchanged, so it did not need a new version.
 """
 
 from __future__ import annotations
@@ -157,6 +159,20 @@ class LeftOutInfo(Record):
     reasons: dict[str, str] = Field(default_factory=dict)
 
 
+class CleanScore(Record):
+    """The run scored without the problems ``--exclude-problems`` names (e.g. those a
+    contamination report flags): the same scorer over the remaining problems, so the numbers
+    equal those of a run over exactly those problems."""
+
+    source: str = Field(description="where the excluded ids came from: 'report PATH', "
+                        "'list PATH' or 'list'")
+    num_problems: int = Field(description="problems behind the clean score")
+    num_excluded: int = Field(description="problems of this run left out")
+    excluded: list[str] = Field(default_factory=list, description="their keys")
+    metrics: dict[str, float] = Field(default_factory=dict)
+    ci95: dict[str, tuple[float, float]] = Field(default_factory=dict)
+
+
 class Metrics(Record):
     """metrics.json: scores (percent), 95% intervals, counts and per-problem results."""
 
@@ -182,6 +198,8 @@ class Metrics(Record):
     notes: list[str] = Field(default_factory=list)
     excluded: ExcludedInfo | None = None
     left_out: LeftOutInfo | None = None
+    clean: CleanScore | None = Field(None, description="the score without the problems "
+                                     "--exclude-problems names")
     created: str
 
     @model_validator(mode="before")

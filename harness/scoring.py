@@ -1,13 +1,15 @@
 """The metrics stage: samples and verdicts -> pass@k, reference scores and answer counts ->
-``Metrics`` (metrics.json)."""
+``Metrics`` (metrics.json); with ``--exclude-problems``, also the clean-subset score."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import Counter, defaultdict
 from collections.abc import Mapping
 
 from harness.errors import HarnessError
+from harness.exclusions import Exclusions
 from harness.execution import ExecutionInfo
 from harness.metrics import scorers
 from harness.metrics.bootstrap import bootstrap_mean_ci
@@ -17,6 +19,7 @@ from harness.provenance import utc_now
 from harness.schema import (
     STATUSES,
     AnswerCounts,
+    CleanScore,
     ExecutionRecord,
     LeftOutInfo,
     Metrics,
@@ -32,7 +35,8 @@ SampleId = tuple[str, int]
 
 def score(plan: RunPlan, samples: Mapping[SampleId, SampleRecord],
           executions: Mapping[SampleId, ExecutionRecord],
-          info: ExecutionInfo | None = None) -> Metrics:
+          info: ExecutionInfo | None = None, exclusions: Exclusions | None = None) -> Metrics:
+    """The run's metrics; with ``exclusions``, ``clean`` holds the score without them."""
     task = plan.task
     excluded = info.excluded_keys if info else set()
     problems = [p for p in plan.problems if p.key not in excluded]
@@ -78,8 +82,30 @@ def score(plan: RunPlan, samples: Mapping[SampleId, SampleRecord],
         excluded=info.excluded if info else None,
         left_out=LeftOutInfo(count=len(left_out), reasons=dict(sorted(left_out.items())))
         if left_out else None,
+        clean=clean_score(plan, samples, executions, info, exclusions) if exclusions else None,
         created=utc_now(),
     )
+
+
+def clean_score(plan: RunPlan, samples: Mapping[SampleId, SampleRecord],
+                executions: Mapping[SampleId, ExecutionRecord], info: ExecutionInfo | None,
+                exclusions: Exclusions) -> CleanScore | None:
+    """The run scored without the excluded problems: this scorer on a plan of the other
+    problems, so the numbers equal a run over exactly those problems. None when no problem
+    is left to score."""
+    excluded = [p.key for p in plan.problems if p.key in exclusions.keys]
+    unrunnable = info.excluded_keys if info else set()
+    left = [p for p in plan.problems if p.key not in exclusions.keys]
+    if not [p for p in left if p.key not in unrunnable]:
+        log.warning("--exclude-problems leaves no problem of this run: no clean score")
+        return None
+    # k_explicit off: a k that n does not allow was warned about once, for the full score.
+    subset = dataclasses.replace(plan, problems=left, k_explicit=False, samples_per_problem={
+        p.key: plan.samples_per_problem[p.key] for p in left})
+    clean = score(subset, samples, executions, info)
+    return CleanScore(source=exclusions.source, num_problems=clean.num_problems,
+                      num_excluded=len(excluded), excluded=sorted(excluded),
+                      metrics=clean.metrics, ci95=clean.ci95)
 
 
 def _verdict(executions: Mapping[SampleId, ExecutionRecord], key: str, sample: int

@@ -145,3 +145,43 @@ def test_hostile_text_in_samples_is_stored(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     executions = [json.loads(line) for line in (out / "executions.jsonl").read_text().splitlines()]
     assert len(executions) == 3
+
+
+HUMANEVAL = ("--task", "humaneval")
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (("run", "--model", "reference", *HUMANEVAL, "--replicas", "0"), "--replicas: input should "
+     "be greater than or equal to 1"),
+    (("run", "--model", "reference", *HUMANEVAL, "--limit", "1", "--system-prompt", "Be brief."),
+     "--system-prompt needs chat mode"),
+    (("run", "--model", "reference", *HUMANEVAL, "--executor", "bogus"),
+     "--executor: invalid choice: 'bogus'"),
+    (("generate", "--model", "reference", *HUMANEVAL, "--n", "0"), "--n: input should be"),
+    (("generate", "--model", "no-such-model", *HUMANEVAL), "unknown model 'no-such-model'"),
+    (("generate", "--model", "reference", "--task", "no-such-task"),
+     "unknown task 'no-such-task'"),
+    (("generate", "--model", "reference", *HUMANEVAL, "--replicas", "0"), "--replicas"),
+    (("generate", "--model", "reference", *HUMANEVAL, "--limit", "1", "--system-prompt", "x"),
+     "--system-prompt needs chat mode"),
+])
+def test_more_bad_values_are_one_line_and_leave_no_run(args: tuple[str, ...], expected: str,
+                                                       tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    line = one_error_line(harness(*args, "--output-dir", str(out)))
+    assert expected in line
+    assert not out.exists()
+
+
+def test_generate_needs_a_model_and_takes_no_execution_flags() -> None:
+    assert "required: --model" in one_error_line(harness("generate", *HUMANEVAL))
+    assert "--sandbox" in one_error_line(harness("generate", "--model", "reference", *HUMANEVAL,
+                                                 "--sandbox", "local"))
+
+
+def test_contamination_with_a_missing_corpus(tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    line = one_error_line(harness("contamination", *HUMANEVAL, "--corpus",
+                                  str(tmp_path / "no-corpus"), "--output", str(report)))
+    assert f"--corpus {tmp_path / 'no-corpus'} does not exist" in line
+    assert not report.exists()

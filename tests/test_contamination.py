@@ -373,10 +373,11 @@ EXCLUDED = ["HumanEval/0", "HumanEval/4", "HumanEval/5", "HumanEval/13"]
 
 def test_clean_score_equals_a_run_on_the_remaining_problems(
         mixed_samples: Path, tmp_path: Path, tasks: dict[str, tuple[Task, list[Problem]]]) -> None:
-    from harness.exclusions import clean_score
+    from harness.exclusions import Exclusions
     from harness.plan import RunPlan
     from harness.records import SamplingParams
     from harness.results import RunStore
+    from harness.scoring import clean_score
 
     task, problems = tasks["humaneval"]
     full, rest = tmp_path / "full", tmp_path / "rest"
@@ -389,12 +390,98 @@ def test_clean_score_equals_a_run_on_the_remaining_problems(
                    samples_per_problem={p.key: 2 for p in problems[:20]},
                    params=SamplingParams(), dataset_sha256="", config_hash="", run_dir=full,
                    mode="samples", k=[1, 10, 100])
-    clean = clean_score(plan, store.samples(), store.executions(), None, set(EXCLUDED), "list")
+    clean = clean_score(plan, store.samples(), store.executions(), None,
+                        Exclusions(frozenset(EXCLUDED), "list"))
     expected = json.loads((rest / "metrics.json").read_text())
-    assert clean is not None and clean["num_problems"] == expected["num_problems"] == 16
-    assert clean["metrics"] == expected["metrics"] and clean["excluded"] == sorted(EXCLUDED)
-    assert {k: list(v) for k, v in clean["ci95"].items()} == expected["ci95"]
+    assert clean is not None and clean.num_problems == expected["num_problems"] == 16
+    assert clean.metrics == expected["metrics"] and clean.excluded == sorted(EXCLUDED)
+    assert {k: list(v) for k, v in clean.ci95.items()} == expected["ci95"]
     everything = json.loads((full / "metrics.json").read_text())
     assert everything["metrics"] != expected["metrics"]
+    nothing_left = Exclusions(frozenset(p.key for p in problems), "list")
+    assert clean_score(plan, store.samples(), store.executions(), None, nothing_left) is None
 
 
+def test_exclude_problems_on_the_command_line(
+        mixed_samples: Path, report_file: Path, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """`evaluate --exclude-problems REPORT` keeps the full score and adds the clean one,
+    which equals `evaluate --problems` over the problems the report does not flag."""
+    problems = [f"HumanEval/{i}" for i in range(20)]  # those mixed_samples answers
+    flagged = read_report(report_file).flagged
+    assert sorted(flagged) == ["HumanEval/0", "HumanEval/1", "HumanEval/2"]
+    full, rest = tmp_path / "full", tmp_path / "rest"
+    capsys.readouterr()
+    assert evaluate("--samples", str(mixed_samples), "--output-dir", str(full),
+                    "--exclude-problems", str(report_file)) == 0
+    summary = capsys.readouterr().out
+    assert evaluate("--samples", str(mixed_samples), "--output-dir", str(rest), "--problems",
+                    ",".join(p for p in problems if p not in flagged)) == 0
+    metrics = json.loads((full / "metrics.json").read_text())
+    expected = json.loads((rest / "metrics.json").read_text())
+    clean = metrics["clean"]
+    assert metrics["num_problems"] == 20 and clean["num_problems"] == 17
+    assert clean["num_excluded"] == 3 and clean["excluded"] == sorted(flagged)
+    assert clean["source"] == f"report {report_file}"
+    assert clean["metrics"]["pass@1"] == expected["metrics"]["pass@1"]
+    assert clean["metrics"] == expected["metrics"] and clean["ci95"] == expected["ci95"]
+    assert metrics["metrics"]["pass@1"] != clean["metrics"]["pass@1"]
+    assert f"clean (report {report_file}, 3 problems excluded): 17 problems: pass@1 = " \
+        f"{expected['metrics']['pass@1']:.2f}" in summary
+    # The leaderboard shows both scores with the problems behind each.
+    capsys.readouterr()
+    assert main(["leaderboard", str(full)]) == 0
+    table = capsys.readouterr().out.splitlines()
+    header = [c.strip() for c in table[0].strip("|").split("|")]
+    row = dict(zip(header, (c.strip() for c in table[2].strip("|").split("|")), strict=True))
+    assert row["humaneval problems×n"] == "20×2" and row["humaneval clean problems×n"] == "17×2"
+    assert row["humaneval clean pass@1"].startswith(f"{expected['metrics']['pass@1']:.1f} [")
+    # Not part of the results: the same folder without the flag resumes and drops `clean`.
+    assert evaluate("--samples", str(mixed_samples), "--output-dir", str(full)) == 0
+    assert "clean" not in json.loads((full / "metrics.json").read_text())
+    # Bad values fail before anything runs, in one line.
+    for value, message in [("HumanEval/999", "HumanEval/999 is not a problem of humaneval"),
+                           (str(tmp_path / "missing.json"), "not found")]:
+        capsys.readouterr()
+        assert evaluate("--samples", str(mixed_samples), "--output-dir", str(tmp_path / "bad"),
+                        "--exclude-problems", value) == 2
+        assert message in capsys.readouterr().err
+        assert not (tmp_path / "bad").exists()
+
+
+BLOCK_PYARROW = """
+import importlib.abc, sys
+
+
+class NotInstalled(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] == "pyarrow":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+sys.meta_path.insert(0, NotInstalled())
+"""
+
+
+def test_parquet_corpus_without_pyarrow_is_one_line(tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(BLOCK_PYARROW)
+    (tmp_path / "corpus.parquet").write_bytes(b"PAR1")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [str(site), *filter(None, [os.environ.get("PYTHONPATH")])])}
+    done = subprocess.run(
+        [sys.executable, "-m", "harness", "-q", "contamination", "--task", "humaneval",
+         "--corpus", str(tmp_path / "corpus.parquet"), "--output", str(tmp_path / "r.json")],
+        capture_output=True, text=True, timeout=300, check=False, env=env)
+    assert done.returncode == 2, done.stderr[-2000:]
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert lines[0].startswith("harness: error: reading Parquet corpora needs pyarrow; "
+                               "pyarrow is not installed")
+    assert "harness[contamination]" in lines[0]

@@ -206,9 +206,11 @@ def run_pair(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def run_sweep(spec: SweepSpec, address: str | None = None,
-              on_result: Callable[[PairResult], None] | None = None) -> SweepRecord:
+              on_result: Callable[[PairResult], None] | None = None, *,
+              progress: bool = True) -> SweepRecord:
     """Run every pair (on the Ray cluster at ``address``, else here one after another),
-    then write ``sweep.json`` and the leaderboard into the sweep's folder."""
+    then write ``sweep.json`` and the leaderboard into the sweep's folder. ``progress``
+    False turns the runs' progress bars off (``-q``)."""
     pairs = plan_pairs(spec)
     folder = spec.folder()
     folder.mkdir(parents=True, exist_ok=True)
@@ -217,7 +219,9 @@ def run_sweep(spec: SweepSpec, address: str | None = None,
         answers = []
         for pair in pairs:
             log.info("sweep: %s on %s", pair.model, pair.task)
-            answers.append(run_pair(pair.config.model_dump()))
+            fields = pair.config.model_dump()
+            fields["progress"] = progress and pair.config.progress
+            answers.append(run_pair(fields))
             if on_result is not None:
                 on_result(_result(answers[-1]))
     else:

@@ -95,7 +95,7 @@ def handle_sweep(args: argparse.Namespace) -> int:
         state = "done" if result.status == "complete" else f"FAILED: {result.error}"
         print(f"{result.task} / {result.model}: {state} ({result.seconds:.0f} s)", flush=True)
 
-    record = run_sweep(spec, args.ray_address, report)
+    record = run_sweep(spec, args.ray_address, report, progress=not args.quiet)
     if record.leaderboard:
         sys.stdout.write(Path(record.leaderboard).read_text(encoding="utf-8"))
         print(f"leaderboard: {record.leaderboard}")

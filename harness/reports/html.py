@@ -13,6 +13,7 @@ from harness.reports.leaderboard import (
     Cell,
     Leaderboard,
     Row,
+    clean_samples_text,
     legend,
     samples_text,
 )
@@ -61,13 +62,15 @@ def table_html(board: Leaderboard) -> str:
     groups = ['<th class="text" colspan="2"></th>']
     heads = [_head("model", "model", "text"), _head("settings", "settings", "text")]
     for task in board.tasks:
-        span = len(board.metrics[task]) + 1
+        span = len(board.metrics[task]) + 1 + board.has_clean(task)
         groups.append(f'<th class="group" colspan="{span}">{escape(task)}</th>')
         for index, metric in enumerate(board.metrics[task]):
             heads.append(_head(f"{task} {metric}", metric, "number", first=index == 0,
                                sorted_=f"{task} {metric}" == first_column))
         heads.append(_head(f"{task} problems", "problems×n", "number",
                            first=not board.metrics[task]))
+        if board.has_clean(task):
+            heads.append(_head(f"{task} clean problems", "clean problems×n", "number"))
     body = [_row_html(index, row, board) for index, row in enumerate(board.rows)]
     sorted_by = f' data-sorted-by="{escape(first_column)}:descending"' if first_column else ""
     return (f'<table id="leaderboard"{sorted_by}>\n<thead>\n<tr>{"".join(groups)}</tr>\n'
@@ -95,6 +98,11 @@ def _row_html(index: int, row: Row, board: Leaderboard) -> str:
         for position, metric in enumerate(board.metrics[task]):
             cells.append(_metric_td(f"{task} {metric}", cell, metric, position == 0))
         cells.append(_samples_td(task, cell, first=not board.metrics[task]))
+        if board.has_clean(task):
+            clean = cell.run.clean if cell else None
+            cells.append(f'<td data-col="{escape(f"{task} clean problems")}" '
+                         f'data-sort="{clean.num_problems if clean else ""}">'
+                         f"{escape(clean_samples_text(cell))}</td>")
     return f'<tr data-model="{escape(row.label)}">' + "".join(cells) + "</tr>"
 
 

@@ -4,6 +4,10 @@ task, each metric with its 95% interval, plus sample counts.
 By default only the newest run per (model, task, config_hash) is shown. Cells whose run is
 incomplete, or whose dataset / task version / problem set differ from the other runs of the
 same task, are flagged rather than silently mixed.
+
+Runs scored with ``--exclude-problems`` also have a clean score (metrics.json ``clean``): a
+task with any such run gets ``clean <metric>`` columns after its metrics and a ``clean
+problems×n`` column beside ``problems×n``, so both scores show the problems behind them.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ FLAG_DATASET = "dataset differs"
 FLAG_VERSION = "task version differs"
 FLAG_PROBLEMS = "problem set differs"
 FLAG_MARKS = {FLAG_PARTIAL: "†", FLAG_DATASET: "‡", FLAG_VERSION: "§", FLAG_PROBLEMS: "¶"}
+# Column names of the clean-subset scores: "clean pass@1".
+CLEAN = "clean "
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,10 @@ class Leaderboard:
 
     def columns(self) -> list[tuple[str, str]]:
         return [(task, metric) for task in self.tasks for metric in self.metrics[task]]
+
+    def has_clean(self, task: str) -> bool:
+        """Whether the task's column group has clean-subset columns."""
+        return any(metric.startswith(CLEAN) for metric in self.metrics[task])
 
 
 def settings_text(settings: dict[str, Any]) -> str:
@@ -123,7 +133,8 @@ def _metric_columns(runs: Sequence[RunResult], wanted: Sequence[str] | None) -> 
     ordered = pass_columns + [m for m in REFERENCE_METRICS if m in available]
     if wanted is not None:
         ordered = [m for m in wanted if m in available]
-    return ordered
+    cleaned = {m for run in runs if run.clean for m in run.clean.metrics}
+    return ordered + [CLEAN + m for m in ordered if m in cleaned]
 
 
 def estimate(run: RunResult, metric: str) -> Estimate | None:
@@ -131,7 +142,12 @@ def estimate(run: RunResult, metric: str) -> Estimate | None:
 
     The run's own ``ci95`` is used when it has one; otherwise the interval is computed from
     the per-problem results (Wilson for pass@1 with one sample per problem, else a bootstrap
-    over problems)."""
+    over problems). A ``clean`` metric is the run's clean-subset score as written."""
+    if metric.startswith(CLEAN):
+        name = metric.removeprefix(CLEAN)
+        if run.clean is None or name not in run.clean.metrics:
+            return None
+        return Estimate(run.clean.metrics[name], run.clean.ci95.get(name))
     if not run.has_metric(metric):
         return None
     per_problem = run.per_problem(metric) if _per_problem_available(run, metric) else None
@@ -250,6 +266,13 @@ def samples_text(cell: Cell) -> str:
     return f"{len(cell.run.problems)}×{cell.run.n}{marks}"
 
 
+def clean_samples_text(cell: Cell | None) -> str:
+    """The problems (and samples per problem) behind the clean score, "–" without one."""
+    if cell is None or cell.run.clean is None:
+        return "–"
+    return f"{cell.run.clean.num_problems}×{cell.run.n}"
+
+
 def legend(board: Leaderboard) -> list[str]:
     used = {flag for row in board.rows for cell in row.cells.values() for flag in cell.flags}
     return [f"{FLAG_MARKS[flag]} {flag}" for flag in FLAG_MARKS if flag in used]
@@ -260,6 +283,8 @@ def to_markdown(board: Leaderboard) -> str:
     for task in board.tasks:
         header += [f"{task} {metric}" for metric in board.metrics[task]]
         header.append(f"{task} problems×n")
+        if board.has_clean(task):
+            header.append(f"{task} clean problems×n")
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in board.rows:
         cells = [_md_escape(row.label), row.settings_text]
@@ -267,9 +292,14 @@ def to_markdown(board: Leaderboard) -> str:
             cell = row.cells.get(task)
             cells += [cell_text(cell, m) if cell else "" for m in board.metrics[task]]
             cells.append(samples_text(cell) if cell else "")
+            if board.has_clean(task):
+                cells.append(clean_samples_text(cell) if cell else "")
         lines.append("| " + " | ".join(cells) + " |")
     footer = ["", "Values in percent with 95% intervals; problems×n = problems × samples "
               "per problem."]
+    if any(board.has_clean(task) for task in board.tasks):
+        footer.append("clean = scored without the problems --exclude-problems names (e.g. "
+                      "flagged by a contamination report).")
     footer += [f"{mark}" for mark in legend(board)]
     footer += board.notes
     return "\n".join(lines + footer) + "\n"
@@ -302,6 +332,11 @@ def to_rows(board: Leaderboard) -> list[dict[str, Any]]:
                 "task_version": cell.run.task_version, "complete": cell.run.complete,
                 "flags": cell.flags,
             })
+            clean = cell.run.clean
+            if clean is not None:
+                entry.update({"clean_problems": clean.num_problems,
+                              "clean_excluded": clean.num_excluded,
+                              "clean_source": clean.source})
             item[task] = entry
         rows.append(item)
     return rows
@@ -317,6 +352,8 @@ def to_csv(board: Leaderboard) -> str:
         for metric in board.metrics[task]:
             header += [f"{task} {metric}", f"{task} {metric} low", f"{task} {metric} high"]
         header += [f"{task} problems", f"{task} n", f"{task} run_id", f"{task} flags"]
+        if board.has_clean(task):
+            header.append(f"{task} clean problems")
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
@@ -332,6 +369,9 @@ def to_csv(board: Leaderboard) -> str:
                            _round(interval[1] if interval else None)]
             values += ([len(cell.run.problems), cell.run.n, cell.run.run_id, ";".join(cell.flags)]
                        if cell else ["", "", "", ""])
+            if board.has_clean(task):
+                clean = cell.run.clean if cell else None
+                values.append(clean.num_problems if clean else "")
         writer.writerow(values)
     return buffer.getvalue()
 

@@ -61,6 +61,18 @@ class ProblemResult:
 
 
 @dataclass(frozen=True)
+class CleanResult:
+    """The run's score without the problems ``--exclude-problems`` named (metrics.json
+    ``clean``)."""
+
+    source: str
+    num_problems: int
+    num_excluded: int
+    metrics: Mapping[str, float]
+    ci95: Mapping[str, tuple[float, float]]
+
+
+@dataclass(frozen=True)
 class RunResult:
     """One finished run of one model on one task, as the reports package needs it."""
 
@@ -82,6 +94,7 @@ class RunResult:
     created: str
     settings: Mapping[str, Any]
     problems: tuple[ProblemResult, ...]
+    clean: CleanResult | None = None
 
     @property
     def label(self) -> str:
@@ -292,6 +305,10 @@ def _check_consistent(parsed: Metrics | SummaryFile, where: str) -> None:
             raise HarnessError(f"{label}: k holds {bad_k[0]}: pass@k needs k >= 1")
         numbers = {**run.metrics, **{f"{m} interval": v for m, pair in run.ci95.items()
                                      for v in pair}}
+        if isinstance(run, Metrics) and run.clean is not None:
+            numbers.update({f"clean {m}": v for m, v in run.clean.metrics.items()})
+            numbers.update({f"clean {m} interval": v for m, pair in run.clean.ci95.items()
+                            for v in pair})
         seen: set[str] = set()
         problems: Sequence[ProblemMetrics | SummaryProblem] = run.per_problem
         for i, problem in enumerate(problems):
@@ -320,7 +337,11 @@ def from_metrics(metrics: Metrics, where: str, settings: Mapping[str, Any]) -> R
         num_problems=metrics.num_problems, complete=metrics.complete,
         dataset_sha256=metrics.dataset_sha256, config_hash=metrics.config_hash,
         metrics=metrics.metrics, ci95=metrics.ci95, counts=metrics.counts,
-        created=metrics.created, settings={"n": metrics.n, **settings}, problems=problems)
+        created=metrics.created, settings={"n": metrics.n, **settings}, problems=problems,
+        clean=CleanResult(source=metrics.clean.source, num_problems=metrics.clean.num_problems,
+                          num_excluded=metrics.clean.num_excluded,
+                          metrics=metrics.clean.metrics, ci95=metrics.clean.ci95)
+        if metrics.clean else None)
 
 
 def from_summary(run: SummaryRun, where: str) -> RunResult:
