@@ -13,16 +13,20 @@ import json
 import logging
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from harness.errors import HarnessError
 from harness.io import safe_text
 from harness.progress import progress
-from harness.sandbox import ExecJob, Limits, Sandbox, open_sandbox
+from harness.sandbox import ExecJob, Limits, Outcome, Sandbox, Status, open_sandbox
+from harness.sandbox.values import decode_calls
 from harness.schema import ExcludedInfo, ExecutionRecord, LimitsInfo, SampleRecord, SandboxInfo
 from harness.settings import cache_dir
 from harness.tasks import Problem, Program, Task
+from harness.tasks.judge import CHECK_IN_PROCESS, CHECK_OUTSIDE, Checker, Expectation, call_job
+
+JUDGE_VERSION = 1  # bump when trusted checking changes verdicts (cache keys)
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +51,8 @@ class ExecutionInfo:
     sandbox: SandboxInfo
     limits: LimitsInfo
     excluded: ExcludedInfo | None = None
+    # Problem key -> CHECK_OUTSIDE or CHECK_IN_PROCESS (where the verdict is made).
+    checking: dict[str, str] = field(default_factory=dict)
 
     @property
     def excluded_keys(self) -> set[str]:
@@ -64,10 +70,15 @@ def no_code_record(problem: Problem, sample: SampleRecord) -> ExecutionRecord:
                            status="failed", detail=f"no code: {detail}"[:DETAIL_CHARS])
 
 
+def solution_of(task: Task, problem: Problem, sample: SampleRecord) -> str:
+    return (sample.completion if sample.kind == "solution"
+            else task.solution(problem, sample.completion))
+
+
 def make_job(task: Task, problem: Problem, sample: SampleRecord, timeout: float | None
              ) -> ExecJob:
-    solution = (sample.completion if sample.kind == "solution"
-                else task.solution(problem, sample.completion))
+    """The in-process job: the program runs its own tests (``CHECK_IN_PROCESS``)."""
+    solution = solution_of(task, problem, sample)
     program = task.program(problem, solution)
     if program is None:
         raise HarnessError(f"task {task.name} does not execute programs")
@@ -75,6 +86,39 @@ def make_job(task: Task, problem: Problem, sample: SampleRecord, timeout: float 
     if timeout is not None and program.limits is None:
         limits = replace(limits, timeout_s=timeout)
     return ExecJob(job_id(problem.key, sample.sample), program.source, limits, program.libraries)
+
+
+def call_job_of(checker: Checker, expectation: Expectation, problem: Problem, solution: str,
+                timeout: float) -> ExecJob:
+    """The job of a problem checked outside: the candidate's code, then the calls."""
+    return ExecJob(job_id(problem.key, -1), checker.candidate(solution),
+                   Limits(timeout_s=timeout), checker.libraries, calls=call_job(expectation),
+                   verdict_key=f"{JUDGE_VERSION}:{expectation.digest}")
+
+
+def call_timeout(expectation: Expectation) -> float:
+    """The whole program's wall-clock limit: the checker's (evalplus's, with its per-input
+    limits), else calibrated on the reference run like any program."""
+    if expectation.timeout_s is not None:
+        return expectation.timeout_s
+    return round(max(CALIBRATION_FLOOR_S, CALIBRATION_FACTOR * expectation.reference_s), 3)
+
+
+def judged(checker: Checker, expectation: Expectation, outcome: Outcome) -> Outcome:
+    """The verdict on a call job: trusted checking of the outputs it returned."""
+    base = replace(outcome, calls=None)
+    if outcome.status is not Status.PASSED:
+        return base
+    try:
+        results = decode_calls(outcome.calls or "")
+    except ValueError as exc:
+        return replace(base, status=Status.FAILED, detail=f"outputs not readable: {exc}")
+    try:
+        verdict = checker.judge(expectation, results)
+    except Exception as exc:  # a bug in trusted checking must show, not pass
+        log.exception("checking failed")
+        return replace(base, status=Status.ERROR, detail=f"checker failed: {exc!r}")
+    return replace(base, status=Status(verdict.status), detail=verdict.detail)
 
 
 class Executor:
@@ -90,6 +134,8 @@ class Executor:
         self._cache: Any = None
         self.info: ExecutionInfo | None = None
         self.timeouts: dict[str, float] = {}
+        self.checkers: dict[str, Checker] = {}
+        self.expectations: dict[str, Expectation] = {}
 
     def __enter__(self) -> Executor:
         self._sandbox = self._open_sandbox()
@@ -121,8 +167,10 @@ class Executor:
             self._sandbox = None
 
     def _prepare(self, sandbox: Sandbox) -> ExecutionInfo:
+        checkers = {key: c for key, p in self.problems.items()
+                    if (c := self.task.checker(p)) is not None}
         references = {key: self.task.program(p, self.task.solution(p, p.reference))
-                      for key, p in self.problems.items()}
+                      for key, p in self.problems.items() if key not in checkers}
         missing = probe_missing_modules(
             sandbox, {m for prog in references.values() if prog for m in prog.requires})
         excluded = {key: sorted(set(prog.requires) & missing)
@@ -135,13 +183,46 @@ class Executor:
                                          keys=sorted(excluded))
             log.warning("%d problems need libraries or capabilities the %s sandbox lacks: %s",
                         len(excluded), sandbox.name, dict(by_lib))
+        self._check_outside(sandbox, checkers, references)
         self.timeouts = self._time_limits(sandbox, references, set(excluded))
+        for key, expectation in self.expectations.items():
+            self.timeouts[key] = (self.settings.timeout if self.settings.timeout is not None
+                                  and expectation.timeout_s is None
+                                  else call_timeout(expectation))
+        checking = {key: CHECK_OUTSIDE if key in self.expectations else CHECK_IN_PROCESS
+                    for key in self.problems}
         return ExecutionInfo(
             sandbox=SandboxInfo(backend=sandbox.name, identity=sandbox.identity()),
             limits=LimitsInfo(timeouts_s=self.timeouts,
                               calibrated=self.settings.timeout is None,
                               floor_s=CALIBRATION_FLOOR_S, factor=CALIBRATION_FACTOR),
-            excluded=excluded_info)
+            excluded=excluded_info, checking=checking)
+
+    def _check_outside(self, sandbox: Sandbox, checkers: dict[str, Checker],
+                       references: dict[str, Program | None]) -> None:
+        """Run the reference solutions of the problems checked outside; those whose
+        reference run cannot be used fall back to in-process programs (``references``)."""
+        if not checkers:
+            return
+        from harness.references import run_references
+
+        def bar(total: int) -> Any:
+            return progress(total, f"reference runs ({sandbox.name})", self.settings.progress)
+
+        found = run_references(checkers, sandbox, cache_dir() / "references", bar)
+        for key, expectation in found.items():
+            if expectation is None:
+                problem = self.problems[key]
+                references[key] = self.task.program(
+                    problem, self.task.solution(problem, problem.reference))
+            else:
+                self.checkers[key] = checkers[key]
+                self.expectations[key] = expectation
+        fallback = len(found) - len(self.expectations)
+        if fallback:
+            log.warning("%d of %d problems are checked inside the candidate's process "
+                        "(their tests cannot be checked from outputs alone)", fallback,
+                        len(found))
 
     def _time_limits(self, sandbox: Sandbox, references: dict[str, Program | None],
                      excluded: set[str]) -> dict[str, float]:
@@ -179,9 +260,9 @@ class Executor:
                 if not sample.code_found:
                     unrun.append(no_code_record(problem, sample))
                     continue
-                yield make_job(self.task, problem, sample, self.timeouts.get(problem.key))
+                yield self.job(problem, sample)
 
-        for job, outcome in execute(jobs(), self._sandbox, self._cache):
+        for job, outcome in execute(jobs(), self._sandbox, self._cache, self._judge):
             while unrun:
                 yield unrun.popleft()
             key, _, index = job.job_id.rpartition("#")
@@ -191,6 +272,20 @@ class Executor:
                 duration_s=round(outcome.duration_s, 4), cached=outcome.cached)
         while unrun:
             yield unrun.popleft()
+
+    def job(self, problem: Problem, sample: SampleRecord) -> ExecJob:
+        expectation = self.expectations.get(problem.key)
+        if expectation is None:
+            return make_job(self.task, problem, sample, self.timeouts.get(problem.key))
+        job = call_job_of(self.checkers[problem.key], expectation, problem,
+                          solution_of(self.task, problem, sample), self.timeouts[problem.key])
+        return replace(job, job_id=job_id(problem.key, sample.sample))
+
+    def _judge(self, job: ExecJob, outcome: Outcome) -> Outcome:
+        if job.calls is None:
+            return outcome
+        key = job.job_id.rpartition("#")[0]
+        return judged(self.checkers[key], self.expectations[key], outcome)
 
 
 PROBE = """import importlib.metadata, importlib.util, json, re, sys

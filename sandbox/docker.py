@@ -1,11 +1,22 @@
 """``--sandbox docker``: a pool of long-lived containers, one per worker.
 
-Each container runs the same fork-server worker (the worker file is mounted read-only; it
-connects to a Unix socket the pool listens on, mounted in read-only and removed once
-connected) with ``--network none``, a read-only root,
+Each container runs the same fork-server worker (the worker file is mounted read-only) with
+``--network none``, a read-only root,
 a size-limited tmpfs /tmp, memory and pids limits, ``--cap-drop ALL``,
 ``--security-opt no-new-privileges`` and a dedicated non-root uid. Containers start once
 per run, never per sample.
+
+The worker reaches the pool through a Unix socket the pool listens on. The socket lies in a
+directory of its own, inside a directory only the harness's user can enter (mode 0700); only
+the inner one is mounted (read-only) into the container, owned by the container's uid (as
+root) or shared through the harness's group (``--group-add``, otherwise), so the socket is
+never world-writable. The pool accepts a connection only from a process of this container
+(``SO_PEERCRED``: its pid lies in another pid namespace, its cgroup names the container id
+that ``--cidfile`` recorded, its uid is the container's) that first sends a secret made for
+this one container, which the pool gives to ``docker run -i`` on its stdin, a pipe nobody
+else holds; a bootstrap in the container reads it, connects, sends it and becomes the
+worker. The socket is removed once the worker is connected. Anything else that connects, a
+program of another run included, is refused and logged.
 
 Containers carry ``harness.run=<uuid>`` and owner labels and are always removed: on close,
 at interpreter exit, on SIGTERM/SIGHUP, and, should the harness be killed outright, by the
@@ -18,6 +29,9 @@ from __future__ import annotations
 import atexit
 import logging
 import os
+import re
+import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -25,6 +39,7 @@ import tempfile
 import threading
 import uuid
 import weakref
+from functools import partial
 from typing import Any
 
 from harness.errors import HarnessError
@@ -34,6 +49,7 @@ from harness.sandbox.local import unprivileged_uid_block
 from harness.sandbox.pool import (
     SANDBOX_ENV,
     WORKER_SCRIPT,
+    PeerCred,
     PoolSandbox,
     WorkerLaunch,
     WorkerProcess,
@@ -49,6 +65,23 @@ IO_IN_CONTAINER = "/run/harness-io"
 SOCKET_NAME = "worker.sock"
 DEFAULT_TMP_SIZE_MB = 512
 DOCKER_TIMEOUT_S = 120
+CONTAINER_ID = re.compile(r"[0-9a-f]{64}")
+
+# Runs first in the container: the secret from stdin, then connect, present it, and become
+# the worker on the connected socket. Standard library only (any Python 3 of the image).
+BOOTSTRAP = """import json, os, socket, struct, sys
+secret = sys.stdin.readline().strip()
+null = os.open(os.devnull, os.O_RDONLY)
+os.dup2(null, 0)
+os.close(null)
+sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+sock.connect(sys.argv[1])
+body = json.dumps({"secret": secret}).encode("ascii")
+sock.sendall(struct.pack(">I", len(body)) + body)
+fd = sock.detach()
+os.set_inheritable(fd, True)
+os.execv(sys.executable, [sys.executable, "-s", sys.argv[2], "--fd", str(fd)])
+"""
 
 _live: weakref.WeakSet[DockerSandbox] = weakref.WeakSet()
 _handlers_installed = False
@@ -110,6 +143,52 @@ def remove_stale_containers() -> int:
     return len(stale)
 
 
+def _proc_fields(pid: int | str, name: str) -> dict[str, list[str]]:
+    """``Key: values`` lines of /proc/<pid>/status (world-readable, unlike its ns links)."""
+    with open(f"/proc/{pid}/{name}", encoding="utf-8", errors="replace") as handle:
+        return {key: rest.split() for key, _, rest in
+                (line.partition(":") for line in handle)}
+
+
+def _mapped_uid(pid: int, uid: int) -> int | None:
+    """``uid`` inside the user namespace of ``pid``, as a uid of ours (None: unmapped)."""
+    with open(f"/proc/{pid}/uid_map", encoding="ascii") as handle:
+        for line in handle:
+            inside, outside, count = (int(x) for x in line.split())
+            if inside <= uid < inside + count:
+                return outside + uid - inside
+    return None
+
+
+def container_peer_problem(peer: PeerCred, *, cidfile: str, uid: int) -> str | None:
+    """None when ``peer`` is a process of the container whose id ``cidfile`` holds, running
+    as ``uid``; else why it is not."""
+    if peer.pid <= 0:
+        return "the process is not visible from here"
+    try:
+        theirs = _proc_fields(peer.pid, "status").get("NSpid", [])
+        ours = _proc_fields("self", "status").get("NSpid", [])
+        with open(f"/proc/{peer.pid}/cgroup", encoding="utf-8", errors="replace") as handle:
+            cgroups = handle.read()
+        expected_uid = _mapped_uid(peer.pid, uid)
+    except (OSError, ValueError) as exc:
+        return f"its /proc entries are not readable ({exc})"
+    if len(theirs) <= len(ours):
+        return "not a process in a container (it shares our pid namespace)"
+    try:
+        with open(cidfile, encoding="ascii") as handle:
+            container_id = handle.read().strip()
+    except OSError:
+        container_id = ""
+    if not CONTAINER_ID.fullmatch(container_id):
+        return "the container has no id yet"
+    if container_id not in cgroups:
+        return f"not a process of container {container_id[:12]}"
+    if expected_uid is None or peer.uid != expected_uid:
+        return f"uid {peer.uid}, not the container's {expected_uid}"
+    return None
+
+
 def _remove_all_live() -> None:
     for sandbox in list(_live):
         sandbox.remove_containers()
@@ -158,6 +237,7 @@ class DockerSandbox(PoolSandbox):
         self.run_id = uuid.uuid4().hex
         self.uid_base = unprivileged_uid_block()
         self._generation = 0
+        self._io_dirs: dict[str, str] = {}  # container name -> its private folder
 
     def resolve_image(self) -> str:
         """Start dockerd if needed and return the image id (building the image if missing)."""
@@ -186,9 +266,17 @@ class DockerSandbox(PoolSandbox):
     def cleanup(self) -> None:
         self.remove_containers()
         _live.discard(self)
+        for name in list(self._io_dirs):
+            shutil.rmtree(self._io_dirs.pop(name), ignore_errors=True)
+
+    def connected(self, worker: WorkerProcess) -> None:
+        # Its folder was needed only to connect; gone now, nothing is left should we be
+        # killed outright.
+        shutil.rmtree(self._io_dirs.pop(worker.name, ""), ignore_errors=True)
 
     def forget(self, worker: WorkerProcess) -> None:
         docker("rm", "-f", worker.name, check=False)
+        shutil.rmtree(self._io_dirs.pop(worker.name, ""), ignore_errors=True)
 
     def remove_containers(self) -> None:
         try:
@@ -205,13 +293,26 @@ class DockerSandbox(PoolSandbox):
         uid = self.uid_base + slot
         env = dict(SANDBOX_ENV)
         name = f"harness-{self.run_id[:12]}-{slot}-{self._generation}"
-        # The worker connects to a socket the pool listens on; the pool removes the socket
-        # and this folder as soon as it is connected.
+        # Private (0700): the container id file, and the folder of the socket the worker
+        # connects to (mounted into the container; the pool removes it once connected).
         io_dir = tempfile.mkdtemp(prefix="harness-io-")
-        os.chmod(io_dir, 0o755)
+        self._io_dirs[name] = io_dir
+        socket_dir = os.path.join(io_dir, "socket")
+        os.mkdir(socket_dir, 0o700)
+        cidfile = os.path.join(io_dir, "container-id")
+        group_add: list[str] = []
+        if os.geteuid() == 0:
+            os.chown(socket_dir, uid, uid)
+            socket_owner: tuple[int, int] | None = (uid, uid)
+            socket_mode = 0o600
+        else:  # cannot give it away: share it through our group instead
+            os.chmod(socket_dir, 0o750)
+            socket_owner, socket_mode = None, 0o660
+            group_add = ["--group-add", str(os.getegid())]
         argv = [
-            docker_client(), "run", "--rm", "--init",
+            docker_client(), "run", "--rm", "--init", "-i",
             "--name", name,
+            "--cidfile", cidfile,
             "--label", f"{LABEL_RUN}={self.run_id}",
             "--label", f"{LABEL_OWNER}={owner_tag()}",
             "--network", "none",
@@ -221,23 +322,26 @@ class DockerSandbox(PoolSandbox):
             "--pids-limit", str(self.pids_limit),
             "--cap-drop", "ALL",
             "--security-opt", "no-new-privileges",
-            "--user", f"{uid}:{uid}",
+            "--user", f"{uid}:{uid}", *group_add,
             "--hostname", "sandbox",
             "--log-driver", "none",
             "--ulimit", "core=0",
             "--workdir", "/tmp",
             "-v", f"{WORKER_SCRIPT}:{WORKER_IN_CONTAINER}:ro",
-            "-v", f"{io_dir}:{IO_IN_CONTAINER}:ro",
+            "-v", f"{socket_dir}:{IO_IN_CONTAINER}:ro",
         ]
         for key, value in env.items():
             argv += ["-e", f"{key}={value}"]
         from harness.sandbox.image import python_in_image
 
-        argv += [self.image_id, python_in_image(), "-s", WORKER_IN_CONTAINER,
-                 "--connect", f"{IO_IN_CONTAINER}/{SOCKET_NAME}"]
+        argv += [self.image_id, python_in_image(), "-I", "-c", BOOTSTRAP,
+                 f"{IO_IN_CONTAINER}/{SOCKET_NAME}", WORKER_IN_CONTAINER]
         config = {"uid": None, "pid_namespace": True, "env": env, "tmp_base": "/tmp"}
         # The docker client (on the host) needs its own settings, not the sandbox's.
         client_env = {k: v for k, v in os.environ.items()
                       if k.startswith("DOCKER_") or k in ("PATH", "HOME", "XDG_RUNTIME_DIR")}
         return WorkerLaunch(argv=argv, config=config, env=client_env, name=name,
-                            socket_path=os.path.join(io_dir, SOCKET_NAME))
+                            socket_path=os.path.join(socket_dir, SOCKET_NAME),
+                            secret=secrets.token_hex(32),
+                            verify_peer=partial(container_peer_problem, cidfile=cidfile, uid=uid),
+                            socket_owner=socket_owner, socket_mode=socket_mode)

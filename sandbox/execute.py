@@ -1,28 +1,50 @@
-"""Run jobs through a sandbox with the execution cache and one re-run of timeouts.
+"""Run jobs through a sandbox with the execution cache, re-running only what load or the
+sandbox itself may have decided.
 
 Jobs are read lazily, so a caller can feed them while it is still producing them (samples
 executed as they are generated). Cache hits are yielded as soon as they are read
 (``Outcome.cached`` is True); identical programs within one call run once when a cache is
-given. A job that times out is run once more before the timeout is final, so that a moment
-of load on the machine does not flip a verdict; only final outcomes are stored.
+given.
+
+Re-runs, and what is cached:
+
+- A timeout is final when the job used up its CPU budget: the program is slow or loops,
+  whatever the load. Only a *starved* timeout (``Outcome.starved``: the wall clock ran out
+  while the job mostly waited for a CPU) runs once more (``RETRY_TIMEOUTS``); if it is
+  starved again it is final for this run but not cached, since load decided it.
+- An outcome the sandbox caused (``Outcome.sandbox_fault``: a dead or unhealthy worker, a
+  failed set-up, a worker that did not answer) is re-run once by the pool in a fresh
+  worker; one that is still a fault is final for this run and never cached.
+- Everything else is the program's own verdict and is cached.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 
-from harness.sandbox.base import ExecJob, Outcome, Sandbox
+from harness.sandbox.base import ExecJob, Outcome, Sandbox, Status
 from harness.sandbox.cache import ExecutionCache, cache_key
 
-RETRY_TIMEOUTS = 1
+RETRY_TIMEOUTS = 1  # re-runs of a starved timeout
+
+
+def cacheable(outcome: Outcome) -> bool:
+    """Whether ``outcome`` is the program's own verdict, fit to be reused by later runs."""
+    if outcome.sandbox_fault:
+        return False
+    return not (outcome.status is Status.TIMEOUT and outcome.starved)
 
 
 def execute(
-    jobs: Iterable[ExecJob], sandbox: Sandbox, cache: ExecutionCache | None = None
+    jobs: Iterable[ExecJob], sandbox: Sandbox, cache: ExecutionCache | None = None,
+    finalize: Callable[[ExecJob, Outcome], Outcome] | None = None,
 ) -> Iterator[tuple[ExecJob, Outcome]]:
-    """Yield each job with its outcome as it finishes (cache hits as soon as they are read)."""
+    """Yield each job with its outcome as it finishes (cache hits as soon as they are read).
+
+    ``finalize`` turns the sandbox's outcome into the verdict (call jobs: trusted checking of
+    the returned outputs) before it is cached or yielded."""
     identity = sandbox.identity() if cache is not None else ""
     originals: list[ExecJob] = []  # index -> the caller's job
     keys: list[str | None] = []
@@ -49,10 +71,15 @@ def execute(
 
     def finish(index: int, outcome: Outcome) -> Iterator[tuple[ExecJob, Outcome]]:
         key = keys[index]
+        if finalize is not None:
+            outcome = finalize(originals[index], outcome)
         yield originals[index], outcome
         if cache is not None and key is not None:
-            cache.put_key(key, outcome)
-            finished[key] = outcome
+            if cacheable(outcome):
+                cache.put_key(key, outcome)
+                finished[key] = outcome
+            # Twins waiting for it share this run's outcome either way; later ones of an
+            # outcome not cached run again.
             for twin in running.pop(key, ()):
                 yield twin, replace(outcome, cached=True)
 

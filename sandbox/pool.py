@@ -5,57 +5,68 @@ the harness process, which may hold models and datasets) and speaking length-pre
 over a Unix socket. Backends differ only in how a worker process is launched: directly
 (local), inside bubblewrap, or as ``docker run -i`` of the sandbox image.
 
-The pool keeps every worker busy with one job at a time, yields outcomes as they arrive,
-replaces a worker that dies (the job counts as failed), and kills a worker that stops
-answering (the job counts as a timeout).
+The pool keeps every worker busy with one job at a time and yields outcomes as they arrive.
+
+Who may answer: a local or bwrap worker gets its end of a socketpair as an inherited
+descriptor, which no other process can reach. A Docker worker must connect to a socket the
+pool listens on; that socket lies in a directory only the harness's user can traverse (and
+the container, through a bind mount), is not world-writable, and the pool accepts a
+connection only from a process whose peer credentials (``SO_PEERCRED``) the backend
+recognises as its container's, and which presents a per-worker secret as its first frame.
+Anything else is logged and refused, and the pool keeps waiting for the real worker.
+
+Outcomes the sandbox caused (``Outcome.sandbox_fault``): a worker that died during a job,
+failed to set up the job's process, sent a malformed frame or did not answer in time is
+replaced, and the job runs once more in the fresh worker; should that fail the same way,
+the outcome is final (a failure, or a timeout) but keeps ``sandbox_fault`` so that it is
+never cached. A worker that reports itself unhealthy after a job (its limits or files
+tampered with) is replaced before its next job; that job keeps its own verdict, marked
+``sandbox_fault`` (not cached, not used to calibrate), and is not re-run. A timeout is
+re-run (``retry_timeouts``) only when the worker says the job was starved of CPU.
+
+Text in frames is untrusted: lone surrogates are replaced, over-long fields are cut, and a
+frame that is not valid UTF-8 JSON (or too large) counts as a broken worker.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import logging
-import os
+import math
 import selectors
-import socket
-import struct
 import subprocess
-import tempfile
 import time
 from abc import abstractmethod
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from functools import cache, cached_property
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from harness.errors import HarnessError
+from harness.io import safe_text
 from harness.sandbox.base import ExecJob, Limits, Outcome, Sandbox, Status
 from harness.sandbox.interpreter import Interpreter, sandbox_interpreter
+from harness.sandbox.transport import (
+    SANDBOX_ENV,
+    PeerCred,
+    ProtocolError,
+    WorkerLaunch,
+    WorkerProcess,
+    peer_credentials,
+)
 
 log = logging.getLogger(__name__)
 
 WORKER_SCRIPT = Path(__file__).resolve().with_name("worker.py")
-HEADER = struct.Struct(">I")
 STARTUP_TIMEOUT_S = 120.0  # docker may need this long on a cold, loaded machine
 ANSWER_GRACE_S = 5.0  # beyond the job's own timeout before a worker counts as stuck
 MAX_FAILED_STARTS = 3
-
-# The environment of workers and of the programs they run: nothing from the harness's own
-# environment (API keys, tokens) reaches generated code.
-SANDBOX_ENV = {
-    "PATH": "/usr/local/bin:/usr/bin:/bin",
-    "LANG": "C.UTF-8",
-    "LC_ALL": "C.UTF-8",
-    "PYTHONHASHSEED": "0",  # same str hashes (set order) in every run: reproducible verdicts
-    "PYTHONDONTWRITEBYTECODE": "1",
-    "OMP_NUM_THREADS": "1",
-    "OPENBLAS_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-}
-
+DISCARD_GRACE_S = 2.0  # for a discarded worker to stop its job and exit before it is killed
+FAULT_RETRIES = 1  # re-runs, in a fresh worker, of a job whose outcome the sandbox caused
+MAX_DETAIL_CHARS = 2000
 
 @cache
 def worker_digest() -> str:
@@ -65,179 +76,6 @@ def worker_digest() -> str:
 
 def limits_message(limits: Limits) -> dict[str, Any]:
     return {**limits.to_dict(), "cpu_s": limits.cpu_s}
-
-
-@dataclass
-class WorkerLaunch:
-    """How to start one worker process, and the config frame it receives first.
-
-    The transport is a Unix stream socket, never the worker's stdin/stdout (which a program
-    of the same uid could reopen through /proc). By default it is one end of a socketpair,
-    passed to the worker as an inherited descriptor whose number replaces ``{fd}`` in
-    ``argv``. With ``socket_path`` (Docker: no descriptor crosses into a container) the pool
-    listens there, the worker connects, and the path is removed once it is connected.
-    """
-
-    argv: list[str]
-    config: dict[str, Any]
-    env: dict[str, str] = field(default_factory=lambda: dict(SANDBOX_ENV))
-    socket_path: str | None = None
-    name: str = ""  # what the backend calls it (the container name)
-
-
-class WorkerProcess:
-    """One running worker: a subprocess and a framed socket to it."""
-
-    def __init__(self, slot: int, launch: WorkerLaunch) -> None:
-        self.slot = slot
-        self.name = launch.name
-        self.config = launch.config
-        self.socket_path = launch.socket_path
-        self.stderr: IO[bytes] = tempfile.TemporaryFile(prefix="harness-worker-")  # noqa: SIM115
-        self.buffer = bytearray()
-        self.info: dict[str, Any] = {}
-        self.job: tuple[int, ExecJob, float] | None = None  # (seq, job, deadline)
-        self.sock: socket.socket | None = None
-        self.listener: socket.socket | None = None
-        argv = launch.argv
-        pass_fds: tuple[int, ...] = ()
-        theirs = None
-        if launch.socket_path is None:
-            self.sock, theirs = socket.socketpair()
-            argv = [arg.replace("{fd}", str(theirs.fileno())) for arg in argv]
-            pass_fds = (theirs.fileno(),)
-        else:
-            self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            self.listener.bind(launch.socket_path)
-            os.chmod(launch.socket_path, 0o666)  # the worker's uid must be able to connect
-            self.listener.listen(1)
-        try:
-            self.proc = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.DEVNULL,
-                stderr=self.stderr,
-                env=launch.env,
-                pass_fds=pass_fds,
-                start_new_session=True,  # a Ctrl-C in the terminal reaches the harness only
-            )
-        except OSError:
-            self.close_files()
-            raise
-        finally:
-            if theirs is not None:
-                theirs.close()
-
-    @property
-    def fd(self) -> int:
-        assert self.sock is not None, "worker not connected"
-        return self.sock.fileno()
-
-    def connect(self, deadline: float) -> None:
-        """Accept the worker's connection (socket_path transport) and send its config."""
-        if self.sock is None:
-            assert self.listener is not None and self.socket_path is not None
-            while self.sock is None:
-                if self.proc.poll() is not None:
-                    raise ConnectionError(f"exit code {self.proc.returncode}")
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise TimeoutError("the worker did not connect")
-                self.listener.settimeout(min(remaining, 0.25))
-                try:
-                    self.sock, _ = self.listener.accept()
-                except TimeoutError:
-                    continue
-            self.sock.settimeout(None)
-            self._remove_listener()
-        if not self.send(self.config):
-            raise ConnectionError("the worker closed its connection")
-
-    def _remove_listener(self) -> None:
-        if self.listener is not None:
-            self.listener.close()
-            self.listener = None
-        if self.socket_path is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(self.socket_path)
-            with contextlib.suppress(OSError):
-                os.rmdir(os.path.dirname(self.socket_path))
-
-    def send(self, message: dict[str, Any]) -> bool:
-        body = json.dumps(message).encode("utf-8")
-        try:
-            assert self.sock is not None
-            self.sock.sendall(HEADER.pack(len(body)) + body)
-        except OSError:
-            return False
-        return True
-
-    def read_frames(self) -> list[dict[str, Any]] | None:
-        """Frames that are complete so far; None once the worker has closed its end."""
-        assert self.sock is not None
-        eof = False
-        while True:
-            try:
-                chunk = self.sock.recv(1 << 16, socket.MSG_DONTWAIT)
-            except BlockingIOError:
-                break
-            except OSError:
-                eof = True
-                break
-            if not chunk:
-                eof = True
-                break
-            self.buffer += chunk
-        frames = []
-        while len(self.buffer) >= HEADER.size:
-            (size,) = HEADER.unpack_from(self.buffer)
-            if len(self.buffer) < HEADER.size + size:
-                break
-            body = bytes(self.buffer[HEADER.size : HEADER.size + size])
-            del self.buffer[: HEADER.size + size]
-            frames.append(json.loads(body))
-        if eof and not frames:
-            return None
-        return frames
-
-    def stderr_tail(self, limit: int = 2000) -> str:
-        try:
-            self.stderr.seek(0)
-            text = self.stderr.read().decode("utf-8", errors="replace")
-        except (OSError, ValueError):
-            return ""
-        return text[-limit:].strip()
-
-    def hang_up(self) -> None:
-        """Close our end: the worker stops its current job and exits."""
-        if self.sock is not None:
-            with contextlib.suppress(OSError):
-                self.sock.shutdown(socket.SHUT_RDWR)
-
-    def stop(self, timeout: float = 5.0) -> None:
-        """Hang up and wait for the worker to exit; kill it if it lingers."""
-        self.hang_up()
-        try:
-            self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-        self.close_files()
-
-    def kill(self) -> None:
-        with contextlib.suppress(OSError):
-            self.proc.kill()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            log.warning("sandbox worker %d (pid %d) did not die", self.slot, self.proc.pid)
-        self.close_files()
-
-    def close_files(self) -> None:
-        self._remove_listener()
-        for handle in (self.sock, self.stderr):
-            with contextlib.suppress(OSError):
-                if handle is not None:
-                    handle.close()
 
 
 class PoolSandbox(Sandbox):
@@ -270,8 +108,12 @@ class PoolSandbox(Sandbox):
     def cleanup(self) -> None:
         """Called once after all workers stopped (also on errors)."""
 
+    def connected(self, worker: WorkerProcess) -> None:
+        """Called once ``worker`` is connected (and, for a socket, authenticated)."""
+
     def forget(self, worker: WorkerProcess) -> None:
-        """Called after a broken worker was killed, to remove what it leaves behind."""
+        """Called after a worker was discarded (broken, or abandoned mid-job) or had to be
+        killed, to remove what it may have left behind: files, its job's processes."""
 
     @cached_property
     def interpreter(self) -> Interpreter:
@@ -306,7 +148,8 @@ class PoolSandbox(Sandbox):
             for worker in pool:
                 worker.hang_up()
             for worker in pool:
-                worker.stop()
+                if not worker.stop():
+                    self.forget(worker)
             if selector is not None:
                 selector.close()
         finally:
@@ -335,6 +178,7 @@ class PoolSandbox(Sandbox):
                 worker.connect(deadline)
             except (OSError, TimeoutError) as exc:
                 raise self._failed_to_start(worker, str(exc)) from exc
+            self.connected(worker)
         waiting = {w.fd: w for w in fresh}
         with selectors.DefaultSelector() as selector:
             for worker in fresh:
@@ -348,7 +192,10 @@ class PoolSandbox(Sandbox):
                     )
                 for key, _ in selector.select(remaining):
                     worker = waiting[key.fd]
-                    frames = worker.read_frames()
+                    try:
+                        frames = worker.read_frames()
+                    except ProtocolError as exc:
+                        raise self._failed_to_start(worker, f"it sent {exc}") from exc
                     if frames is None:
                         raise self._failed_to_start(worker, "it exited")
                     if frames:
@@ -386,50 +233,70 @@ class PoolSandbox(Sandbox):
     def run(
         self, jobs: Iterable[ExecJob], *, retry_timeouts: int = 0
     ) -> Iterator[tuple[ExecJob, Outcome]]:
-        """Yield each job with its outcome as it finishes. A job that times out is run up to
-        ``retry_timeouts`` more times (interleaved with the others) before that is final."""
+        """Yield each job with its outcome as it finishes.
+
+        A job whose outcome the sandbox caused runs once more, in the fresh worker that
+        replaced the broken one; a timeout the worker calls starved (it waited for a CPU
+        rather than using up its own) runs up to ``retry_timeouts`` more times, interleaved
+        with the others, before it is final."""
         self.start()
         assert self._selector is not None
         self._refill()
         pending = iter(jobs)
         exhausted = False
-        retries: deque[tuple[ExecJob, int]] = deque()  # (job, retries left after this run)
-        chances: dict[int, int] = {}  # seq -> retries left for the job sent with it
+        # (job, chances left after this run, the fresh worker it should go to)
+        retries: deque[tuple[ExecJob, _Chances, WorkerProcess | None]] = deque()
+        chances: dict[int, _Chances] = {}  # seq -> chances left for the job sent with it
         idle = list(self._pool)
         busy: dict[int, WorkerProcess] = {}  # socket fd -> worker with a job
         try:
             while True:
                 while idle and (retries or not exhausted):
                     if retries:
-                        job, left = retries.popleft()
+                        job, left, fresh = retries.popleft()
+                        worker = fresh if fresh is not None and fresh in idle else idle[-1]
+                        idle.remove(worker)
                     else:
                         next_job = next(pending, None)
                         if next_job is None:
                             exhausted = True
                             break
-                        job, left = next_job, retry_timeouts
-                    worker = idle.pop()
+                        job, left = next_job, _Chances(retry_timeouts, FAULT_RETRIES)
+                        worker = idle.pop()
                     outcome = self._dispatch(worker, job)
-                    if outcome is not None:  # died before taking the job
-                        idle.append(self._replace(worker, "connection closed"))
-                        yield job, outcome
-                    else:
+                    if outcome is None:
                         busy[worker.fd] = worker
                         chances[self._seq] = left
+                        continue
+                    # Died before taking the job.
+                    worker = self._replace(worker, "connection closed")
+                    idle.append(worker)
+                    if left.faults > 0:
+                        retries.appendleft((job, replace(left, faults=left.faults - 1), worker))
+                    else:
+                        yield job, outcome
                 if not busy:
                     return
-                for worker, seq, job, outcome, broken in self._collect(busy):
+                for done in self._collect(busy):
+                    job, outcome, worker = done.job, done.outcome, done.worker
                     del busy[worker.fd]
-                    if broken:
+                    if done.replace_worker:
                         worker = self._replace(worker, outcome.detail)
                     idle.append(worker)
-                    left = chances.pop(seq, 0)
-                    if outcome.status is Status.TIMEOUT and left > 0:
-                        retries.append((job, left - 1))
+                    left = chances.pop(done.seq, _Chances(0, 0))
+                    if done.rerun and left.faults > 0:
+                        retries.appendleft((job, replace(left, faults=left.faults - 1), worker))
+                        continue
+                    if (outcome.status is Status.TIMEOUT and outcome.starved
+                            and not outcome.sandbox_fault and left.timeouts > 0):
+                        retries.append((job, replace(left, timeouts=left.timeouts - 1), None))
                         continue
                     yield job, outcome
         finally:
-            # Abandoned mid-run (or an error): the busy workers' answers are stale.
+            # Abandoned mid-run (or an error, Ctrl-C): the busy workers' answers are stale.
+            # Hung up, they stop their jobs' processes and exit; all at once, then waited for.
+            for worker in busy.values():
+                worker.hang_up()
             for worker in list(busy.values()):
                 self._discard(worker)
 
@@ -440,12 +307,15 @@ class PoolSandbox(Sandbox):
         return self.run(jobs, retry_timeouts=retry_timeouts)
 
     def _discard(self, worker: WorkerProcess) -> None:
+        """Stop ``worker`` for good: hung up, a live worker stops its job's processes and
+        exits; one that does not within ``DISCARD_GRACE_S`` is killed, and the backend's
+        ``forget`` removes what it leaves behind."""
         if self._selector is not None and worker.sock is not None:
             with contextlib.suppress(KeyError, ValueError):
                 self._selector.unregister(worker.sock)
         if worker in self._pool:
             self._pool.remove(worker)
-        worker.kill()
+        worker.stop(timeout=DISCARD_GRACE_S)
         self.forget(worker)
 
     def _dispatch(self, worker: WorkerProcess, job: ExecJob) -> Outcome | None:
@@ -455,17 +325,18 @@ class PoolSandbox(Sandbox):
         message = {"seq": self._seq, "program": job.program, "limits": limits_message(job.limits)}
         if job.libraries is not None:
             message["libraries"] = sorted(job.libraries)
+        if job.calls is not None:
+            limits = job.calls.cpu_limits
+            message["calls"] = {"inputs": job.calls.wire_inputs,
+                                "cpu_limits": None if limits is None else list(limits)}
         if worker.send(message):
             return None
         worker.job = None
-        return Outcome(Status.FAILED, "sandbox worker died before the job started")
+        return Outcome(Status.FAILED, "sandbox worker died before the job started",
+                       sandbox_fault=True)
 
-    def _collect(
-        self, busy: dict[int, WorkerProcess]
-    ) -> list[tuple[WorkerProcess, int, ExecJob, Outcome, bool]]:
-        """Wait for at least one busy worker to answer, die or overrun its deadline.
-
-        Returns (worker, seq, job, outcome, broken): a broken worker must be replaced."""
+    def _collect(self, busy: dict[int, WorkerProcess]) -> list[_Done]:
+        """Wait for at least one busy worker to answer, die or overrun its deadline."""
         assert self._selector is not None
         now = time.monotonic()
         nearest = min(w.job[2] for w in busy.values() if w.job is not None)
@@ -475,7 +346,17 @@ class PoolSandbox(Sandbox):
             if worker is None or worker.job is None:
                 continue
             seq, job, _ = worker.job
-            frames = worker.read_frames()
+            try:
+                frames = worker.read_frames()
+                answer = next((f for f in frames or () if f.get("seq") == seq), None)
+                outcome = None if answer is None else self._vetted(worker, job, answer)
+            except ProtocolError as exc:
+                log.warning("%s sandbox worker %d sent %s; replacing it", self.name,
+                            worker.slot, exc)
+                worker.job = None
+                detail = "sandbox worker broke the protocol and was replaced"
+                done.append(_Done(worker, seq, job, _fault(Status.FAILED, detail), True, True))
+                continue
             if frames is None:
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     worker.proc.wait(timeout=10)
@@ -483,29 +364,115 @@ class PoolSandbox(Sandbox):
                 if worker.stderr_tail():  # normally empty: the worker itself went wrong
                     log.warning("%s sandbox worker %d ended with: %s", self.name, worker.slot,
                                 worker.stderr_tail())
-                done.append((worker, seq, job, Outcome(Status.FAILED, detail), True))
+                done.append(_Done(worker, seq, job, _fault(Status.FAILED, detail), True, True))
                 worker.job = None
                 continue
-            for frame in frames:
-                if frame.get("seq") == seq:
-                    done.append((worker, seq, job, outcome_from_frame(frame), False))
-                    worker.job = None
-                    break
+            if outcome is not None and answer is not None:
+                worker.job = None
+                unhealthy = answer.get("unhealthy")
+                if unhealthy:
+                    # The job's own verdict, but not one to cache: its worker is suspect.
+                    log.warning("%s sandbox worker %d is unhealthy after a job (%s); "
+                                "replacing it", self.name, worker.slot,
+                                safe_text(str(unhealthy))[:MAX_DETAIL_CHARS])
+                    outcome = replace(outcome, sandbox_fault=True)
+                    done.append(_Done(worker, seq, job, outcome, True, False))
+                elif outcome.sandbox_fault or _setup_failed(outcome):
+                    log.warning("%s sandbox worker %d could not set up a job: %s",
+                                self.name, worker.slot, outcome.detail)
+                    outcome = replace(outcome, sandbox_fault=True)
+                    done.append(_Done(worker, seq, job, outcome, True, True))
+                else:
+                    done.append(_Done(worker, seq, job, outcome, False, False))
         now = time.monotonic()
         for worker in busy.values():
             if worker.job is not None and worker.job[2] <= now:
                 seq, job, _ = worker.job
                 worker.job = None
                 detail = "sandbox worker did not answer in time and was replaced"
-                done.append((worker, seq, job, Outcome(Status.TIMEOUT, detail), True))
+                done.append(_Done(worker, seq, job, _fault(Status.TIMEOUT, detail), True, True))
         return done
+
+    def _vetted(self, worker: WorkerProcess, job: ExecJob, frame: dict[str, Any]) -> Outcome:
+        """The outcome a result frame reports, with every text safe to store and show."""
+        try:
+            outcome = outcome_from_frame(frame)
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+            raise ProtocolError(f"a result frame that does not parse ({exc!r})") from exc
+        text_cap = job.limits.max_output_bytes + 256  # the worker's cap plus its note
+        calls = outcome.calls
+        if calls is not None:
+            calls = safe_text(str(calls))
+        return replace(
+            outcome,
+            detail=_clean(outcome.detail, MAX_DETAIL_CHARS),
+            stdout=_clean(outcome.stdout, text_cap),
+            stderr=_clean(outcome.stderr, text_cap),
+            calls=calls,
+            duration_s=_seconds(outcome.duration_s),
+            cpu_s=_seconds(frame.get("cpu_s", outcome.cpu_s)),
+            starved=frame.get("starved", outcome.starved) is True,
+            sandbox_fault=outcome.sandbox_fault is True,
+        )
+
+
+@dataclass(frozen=True)
+class _Chances:
+    timeouts: int  # re-runs left for a starved timeout
+    faults: int  # re-runs left after an outcome the sandbox caused
+
+
+@dataclass(frozen=True)
+class _Done:
+    """A job's answer (or the lack of one) from a busy worker."""
+
+    worker: WorkerProcess
+    seq: int
+    job: ExecJob
+    outcome: Outcome
+    replace_worker: bool  # it died, broke, or cannot be trusted with another job
+    rerun: bool  # the sandbox caused the outcome: run the job again in a fresh worker
+
+
+def _fault(status: Status, detail: str) -> Outcome:
+    return Outcome(status, detail, sandbox_fault=True)
+
+
+def _setup_failed(outcome: Outcome) -> bool:
+    """The worker could not set up the job's process (its "sandbox: ..." errors)."""
+    return outcome.status is Status.ERROR and outcome.detail.startswith("sandbox:")
+
+
+def _clean(text: object, limit: int) -> str:
+    text = safe_text(str(text))
+    if len(text) > limit:
+        text = text[:limit] + f"\n[... {len(text) - limit} more characters not kept]"
+    return text
+
+
+def _seconds(value: object) -> float:
+    """A duration from a frame: a finite number of seconds, else 0."""
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return 0.0
+    return seconds if math.isfinite(seconds) and seconds >= 0 else 0.0
 
 
 def outcome_from_frame(frame: dict[str, Any]) -> Outcome:
+    calls = frame.get("calls")
     return Outcome(
         status=Status(frame["status"]),
         detail=str(frame.get("detail", "")),
         duration_s=float(frame.get("duration_s", 0.0)),
         stdout=str(frame.get("stdout", "")),
         stderr=str(frame.get("stderr", "")),
+        calls=calls if isinstance(calls, str) else None,
+        cpu_s=_seconds(frame.get("cpu_s", 0.0)),
+        starved=frame.get("starved") is True,
     )
+
+
+__all__ = ["SANDBOX_ENV", "WORKER_SCRIPT", "PeerCred", "PoolSandbox", "WorkerLaunch",
+           "WorkerProcess", "limits_message", "outcome_from_frame", "peer_credentials",
+           "worker_digest"]

@@ -2,39 +2,91 @@
 
 Standard library only: this one file runs on the host (``local``), inside bubblewrap and
 inside the Docker image, started by the pool as ``python -s worker.py --fd N`` (an
-inherited Unix socket) or ``--connect PATH`` (Docker). Never stdin/stdout: programs of the
-same uid could reopen those through /proc. Frames are length-prefixed JSON (4-byte
-big-endian length, UTF-8 JSON):
+inherited Unix socket) or ``--connect PATH``. Never stdin/stdout: programs of the same uid
+could reopen those through /proc. Frames are length-prefixed JSON (4-byte big-endian length,
+ASCII JSON):
 
-  pool -> worker: one config frame, then job frames {"seq", "program", "limits",
-                 "libraries" (optional: the only third-party top-level modules importable)}
-  worker -> pool: {"ready": true, ...} once, then one result frame per job
+  pool -> worker: one config frame ({"uid", "pid_namespace", "env", "tmp_base",
+                 "tmp_size_mb", "shm_size_mb", "namespaces" (false: do not use them), ...}),
+                 then job frames {"seq", "program", "limits",
+                 "libraries" (optional: the only third-party top-level modules importable),
+                 "calls" (optional: {"inputs": wire text, "cpu_limits": [seconds] | null})}
+  worker -> pool: {"ready": true, "isolation": ..., ...} once, then one result frame per job:
+                 {"seq", "status", "detail", "duration_s", "stdout", "stderr", "cpu_s",
+                  "starved", "calls" (call jobs: JSON text of the per-call records),
+                  "unhealthy" (only when the worker found itself tampered with)}
 
-Per job the worker forks a child that gets a new session (process group), a fresh temporary
-directory as cwd and HOME, a scrubbed environment, rlimits, and (when the worker runs as
-root) an unprivileged uid/gid. stdout/stderr are captured and capped; a wall-clock timeout
-kills the whole process group; afterwards every remaining descendant is killed (the worker
-is a child subreaper; in a private pid namespace one ``kill(-1)`` reaches them all).
+Processes: the worker proper talks to the pool, supervises each job and decides its
+verdict; it holds every job's program, inputs and outputs, so no job's process is ever
+forked from it. A *forker*, its child made before the first job frame is read, forks the
+job processes: it sees only limits and descriptors (the program and inputs reach the job's
+process in a memfd it passes on unread, outputs come back on pipes the worker reads), so a
+job's process inherits nothing of earlier jobs, neither live objects nor freed memory.
+
+Isolation of jobs (``isolation`` in the ready frame):
+
+- ``namespaces``: the worker first moves into namespaces of its own (a user namespace
+  mapping its uid to itself unless it runs as root, a pid and a mount namespace) and is init
+  of that pid namespace, so that no process of its jobs outlives it; a waiter stays behind
+  in the process the pool started, and dies (with everything below it) when that is killed.
+  Jobs run in a further pid namespace whose init is a small idle process of the forker's
+  (made anew whenever a job leaves processes behind, is stopped, or tampers with it), with
+  a fresh IPC namespace each, in the forker's private mount namespace: size-limited tmpfs
+  on /tmp, /var/tmp and /dev/shm, wiped after every job (the job's folder lies in /tmp), and
+  where the kernel allows it a /proc that shows only the jobs' pid namespace. Programs run
+  without capabilities (as a dedicated uid when the worker is root) and cannot name the
+  worker or the forker (``os.getppid()`` is 0): they cannot signal, ``prlimit``, ``ptrace``
+  or ``chmod`` anything of theirs, nothing they write reaches a later job, and they cannot
+  create user namespaces.
+- ``uid``: no namespaces, but the worker runs as root and drops each job to a dedicated uid.
+- ``none``: no namespaces and nothing to drop to: jobs share the worker's uid (bwrap where
+  user namespaces are disabled, Docker) and can harm the worker and the forker; after every
+  job both check their own state (rlimits, priority, the worker's folder and protocol
+  socket) and the result says ``unhealthy``; a job that kills the forker kills the worker.
+
+Per job the child gets a new session, a fresh temporary directory as cwd and HOME, a
+scrubbed environment and rlimits; stdout/stderr are captured and capped. Every ~50 ms the
+worker sums the memory of all the job's processes and kills them when the sum exceeds the
+job's ``memory_mb`` (RLIMIT_AS binds each process, not a tree of them).
 
 A job passes only if the program's body ran to its end in the child itself: the child then
 reads a per-job random nonce from a pipe (the nonce is never in the program's memory while
-it runs) and reports it back on a second pipe; exiting early (``sys.exit(0)``,
-``os._exit(0)``), dying by a signal, or finishing only in a forked copy reports no valid
-nonce. A program that deliberately reads the nonce pipe and writes to the result pipe could
-still fake a pass: in-process reporting cannot stop code running in the same process, the
-isolation backends only guarantee it cannot harm anything outside.
+it runs) and reports it, with its own pid, on a second pipe; exiting early, dying by a
+signal, or finishing only in a forked copy reports no valid nonce. A program that
+deliberately reads the nonce pipe could still fake its own report: in-process reporting
+cannot stop code running in the same process. That is why call jobs exist.
+
+Call jobs: after the program ran to its end, the driver (in the job's process) calls the
+functions the job names, each with a fresh decode of its inputs, and returns the encoded
+outputs (the wire format of ``harness.sandbox.values``) with the nonce; trusted code outside
+decides. Per call one record: {"ok": wire}, {"raised": "Type: message"}, {"timeout": ...}
+(its CPU limit, ITIMER_PROF), {"bad": "unsupported type ..."} or {"missing": ...}, each with
+"cpu_s" and "wall_s"; the driver stops at the first record that is not "ok". A per-call
+timeout makes the job a "timeout" ("input K: CPU limit of Xs reached", K counted from 0).
+
+CPU time and timeouts: a job that reaches its wall-clock limit is a timeout. Before killing
+it the worker reads the scheduler statistics of the job's processes (/proc/PID/schedstat:
+``run_delay``, the time spent runnable but waiting for a CPU) and their CPU time. The timeout
+is ``starved`` when some process of the job waited for a CPU for at least a quarter of the
+limit and the job used less CPU time than the limit: the machine, not the program, decided
+it, and the pool may run it once more. A program that burned its CPU budget (a busy loop),
+or slept or blocked, timed out for real (``starved`` false). CPU-limit kills and per-call
+CPU timeouts are never starved.
 """
 
 from __future__ import annotations
 
+import binascii
 import contextlib
 import json
+import math
 import os
 import resource
 import secrets
 import select
 import shutil
 import signal
+import socket
 import stat
 import struct
 import sys
@@ -49,14 +101,31 @@ MAX_DETAIL = 1000
 CLEANUP_BUDGET_S = 10.0
 SETUP_FAILED_EXIT = 121  # the child could not be set up (reported as a sandbox error)
 INITIAL_PID_NS_INODE = 0xEFFFFFFC  # the kernel's fixed inode number of the host pid namespace
+REPORT_ROOM = 4096  # the completion report's header
+DEFAULT_MAX_RESULT = 256 * 1024 * 1024
+MEMORY_CHECK_S = 0.05
+STARVED_SHARE = 0.25  # of the limit, spent waiting for a CPU
+INIT_ANSWER_S = 2.0  # for the job namespace's init to answer "anything left?"
+DEFAULT_TMP_MB = 512
+DEFAULT_SHM_MB = 64
 
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
 PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
+CLONE_NEWNS = 0x00020000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 1, 2, 4, 8, 32
+MS_BIND, MS_REC, MS_PRIVATE = 4096, 16384, 1 << 18
+MNT_DETACH = 2
+CAP_VERSION_3 = 0x20080522
 
 # World-writable places where a job can leave files for later jobs (or, local, on the host).
 SHARED_WRITABLE_DIRS = ("/tmp", "/var/tmp", "/dev/shm", "/dev/mqueue", "/run/lock")
+# Of those, the ones a job in its own mount namespace gets private tmpfs for.
+PRIVATE_TMPFS = ("/tmp", "/var/tmp", "/dev/shm")
 
 # Imported once in the worker so that children start with them loaded (fork shares them).
 PRELOAD = (
@@ -80,7 +149,7 @@ def read_exact(fd: int, size: int) -> bytes | None:
     return b"".join(chunks)
 
 
-def read_frame(fd: int) -> dict | None:
+def read_frame(fd: int) -> dict[str, Any] | None:
     header = read_exact(fd, HEADER.size)
     if header is None:
         return None
@@ -90,15 +159,189 @@ def read_frame(fd: int) -> dict | None:
     body = read_exact(fd, size)
     if body is None:
         return None
-    return json.loads(body)
+    message = json.loads(body)
+    if not isinstance(message, dict):
+        raise ValueError("a frame that is not a JSON object")
+    return message
 
 
-def write_frame(fd: int, message: dict) -> None:
-    body = json.dumps(message).encode("utf-8")
-    data = HEADER.pack(len(body)) + body
+def write_frame(fd: int, message: dict[str, Any]) -> None:
+    # ASCII only: lone surrogates and other hostile text travel as \u escapes.
+    body = json.dumps(message, ensure_ascii=True).encode("ascii")
+    data = memoryview(HEADER.pack(len(body)) + body)
     while data:
         written = os.write(fd, data)
         data = data[written:]
+
+
+# --------------------------------------------------------------------------- values codec
+# The wire format of harness.sandbox.values (see there), in the sandbox's own copy.
+
+WIRE_MAX_DEPTH = 100
+WIRE_MAX_INT_DIGITS = 4300
+_WIRE_INT_LIMIT = 10**WIRE_MAX_INT_DIGITS
+_WIRE_SPECIAL = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
+_json_dumps = json.dumps
+_json_loads = json.loads
+_b64encode = binascii.b2a_base64
+_isfinite, _isnan = math.isfinite, math.isnan
+
+
+class Unencodable(Exception):
+    """A value the wire format cannot carry (the reason is the message)."""
+
+
+def _type_name(kind: type) -> str:
+    try:
+        name = f"{type.__getattribute__(kind, '__module__')}.{kind.__qualname__}"
+    except BaseException:  # a hostile class must not break the driver
+        name = "<unnamed type>"
+    return _clean_text(str(name))[:200]
+
+
+def _wire_float(value: float) -> Any:
+    if _isfinite(value):
+        return value
+    return {"f": "nan" if _isnan(value) else ("inf" if value > 0 else "-inf")}
+
+
+def _wire_base(value: Any, kind: type) -> Any:
+    """The exact-typed base value of a subclass instance, read through the base type's own
+    slots (an overridden ``__int__``, ``__iter__``, ``items`` ... never runs), or None."""
+    if issubclass(kind, int):
+        return int.__int__(value)
+    if issubclass(kind, float):
+        return float.__float__(value)
+    if issubclass(kind, str):
+        return str.__str__(value)
+    if issubclass(kind, bytes):
+        return bytes.__getitem__(value, slice(None))
+    if issubclass(kind, complex):
+        return complex(complex.real.__get__(value), complex.imag.__get__(value))
+    if issubclass(kind, list):
+        return list.copy(value)
+    if issubclass(kind, tuple):
+        return tuple.__getitem__(value, slice(None))
+    if issubclass(kind, dict):
+        return dict(list(dict.items(value)))
+    if issubclass(kind, frozenset):
+        return frozenset(list(frozenset.__iter__(value)))
+    if issubclass(kind, set):
+        return set(list(set.__iter__(value)))
+    numpy = sys.modules.get("numpy")
+    generic = getattr(numpy, "generic", None) if numpy is not None else None
+    if isinstance(generic, type) and isinstance(value, generic) and not isinstance(
+            value, getattr(numpy, "ndarray", ())):
+        scalar: Any = value
+        base = scalar.item()  # numpy's own conversion to a Python scalar
+        if type(base) not in (bool, int, float, complex, str, bytes):
+            base = float(base)  # e.g. longdouble.item() stays a longdouble
+        return base
+    return None
+
+
+def _to_wire(value: Any, depth: int, active: set[int]) -> Any:
+    kind = type(value)
+    if value is None or kind is bool or kind is str:
+        return value
+    if kind is int:
+        if not -_WIRE_INT_LIMIT < value < _WIRE_INT_LIMIT:
+            raise Unencodable(f"int with more than {WIRE_MAX_INT_DIGITS} digits")
+        return value
+    if kind is float:
+        return _wire_float(value)
+    if kind is complex:
+        return {"c": [_wire_float(value.real), _wire_float(value.imag)]}
+    if kind is bytes:
+        return {"b": _b64encode(value, newline=False).decode("ascii")}
+    if kind not in (list, tuple, dict, set, frozenset):
+        base = _wire_base(value, kind)
+        if base is None:
+            raise Unencodable(f"unsupported type {_type_name(kind)}")
+        return {"x": _type_name(kind), "v": _to_wire(base, depth, active)}
+    if depth >= WIRE_MAX_DEPTH:
+        raise Unencodable(f"nesting deeper than {WIRE_MAX_DEPTH}")
+    if id(value) in active:
+        raise Unencodable(f"a cycle through a {kind.__name__}")
+    active.add(id(value))
+    try:
+        if kind is list:
+            return [_to_wire(item, depth + 1, active) for item in value]
+        if kind is tuple:
+            return {"t": [_to_wire(item, depth + 1, active) for item in value]}
+        if kind is dict:
+            return {"d": [[_to_wire(k, depth + 1, active), _to_wire(v, depth + 1, active)]
+                          for k, v in value.items()]}
+        tag = "s" if kind is set else "fs"
+        return {tag: [_to_wire(item, depth + 1, active) for item in value]}
+    finally:
+        active.discard(id(value))
+
+
+def wire_encode(value: Any) -> str:
+    """The wire text of ``value``; ``Unencodable`` names what cannot be carried."""
+    try:
+        return _json_dumps(_to_wire(value, 0, set()), ensure_ascii=True, allow_nan=False,
+                           separators=(",", ":"))
+    except Unencodable:
+        raise
+    except RecursionError:
+        raise Unencodable(f"nesting deeper than {WIRE_MAX_DEPTH}") from None
+    except BaseException as exc:  # MemoryError, a hostile class name, ...
+        raise Unencodable(f"cannot encode ({type(exc).__name__})") from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"bare {name}")
+
+
+def wire_load(text: str) -> Any:
+    """Parse wire text into its raw JSON form (decode parts of it with ``wire_value``)."""
+    return _json_loads(text, parse_constant=_reject_constant)
+
+
+def _wire_float_of(node: Any) -> float:
+    if type(node) is float or type(node) is int:
+        return float(node)
+    if type(node) is dict and len(node) == 1 and node.get("f") in _WIRE_SPECIAL:
+        return _WIRE_SPECIAL[node["f"]]
+    raise ValueError(f"not a wire float: {str(node)[:40]}")
+
+
+def wire_value(node: Any, depth: int = 0) -> Any:
+    """The value of raw wire JSON ``node``, made of new objects on every call."""
+    kind = type(node)
+    if node is None or kind is bool or kind is int or kind is float or kind is str:
+        return node
+    if depth >= WIRE_MAX_DEPTH:
+        raise ValueError(f"nesting deeper than {WIRE_MAX_DEPTH}")
+    if kind is list:
+        return [wire_value(item, depth + 1) for item in node]
+    if kind is not dict:
+        raise ValueError(f"unexpected {kind.__name__}")
+    if "x" in node and "v" in node and len(node) == 2:
+        return wire_value(node["v"], depth)  # inside the sandbox: the base value
+    if len(node) != 1:
+        raise ValueError(f"not a wire tag: {sorted(node)[:3]}")
+    ((tag, body),) = node.items()
+    if tag == "f":
+        return _wire_float_of(node)
+    if tag == "c":
+        return complex(_wire_float_of(body[0]), _wire_float_of(body[1]))
+    if tag == "b":
+        return binascii.a2b_base64(body.encode("ascii"))
+    if type(body) is not list:
+        raise ValueError(f"{{{tag!r}: ...}} needs a list")
+    if tag == "d":
+        return {wire_value(k, depth + 1): wire_value(v, depth + 1) for k, v in body}
+    items = [wire_value(item, depth + 1) for item in body]
+    if tag == "t":
+        return tuple(items)
+    if tag == "s":
+        return set(items)
+    if tag == "fs":
+        return frozenset(items)
+    raise ValueError(f"unknown wire tag {tag!r}")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -107,11 +350,55 @@ def write_frame(fd: int, message: dict) -> None:
 def _libc() -> Any:
     import ctypes
 
-    return ctypes.CDLL(None, use_errno=True)
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong,
+                           ctypes.c_char_p]
+    return libc
 
 
 def _prctl(libc: Any, option: int, value: int) -> bool:
-    return libc.prctl(option, value, 0, 0, 0) == 0
+    return bool(libc.prctl(option, value, 0, 0, 0) == 0)
+
+
+def _check(libc: Any, result: int, what: str) -> None:
+    if result != 0:
+        import ctypes
+
+        number = ctypes.get_errno()
+        raise OSError(number, f"{what}: {os.strerror(number)}")
+
+
+def _mount(libc: Any, source: str | None, target: str, fstype: str | None, flags: int,
+           data: str | None = None) -> None:
+    def arg(text: str | None) -> bytes | None:
+        return None if text is None else os.fsencode(text)
+
+    _check(libc, libc.mount(arg(source), arg(target), arg(fstype), flags, arg(data)),
+           f"mount {target}")
+
+
+def _drop_capabilities(libc: Any) -> None:
+    """No capabilities left (effective, permitted, inheritable and so ambient)."""
+    import ctypes
+
+    class Header(ctypes.Structure):
+        _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+    class Data(ctypes.Structure):
+        _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                    ("inheritable", ctypes.c_uint32)]
+
+    header, data = Header(CAP_VERSION_3, 0), (Data * 2)()
+    _check(libc, libc.capset(ctypes.byref(header), data), "capset")
+
+
+def _close_all_but(keep: set[int]) -> None:
+    low = 0
+    for fd in sorted(keep):
+        if fd > low:  # never closerange(n, n): CPython 3.11 closes everything from n then
+            os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, 1 << 20)
 
 
 def _signal_name(number: int) -> str:
@@ -121,14 +408,25 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
+def _clean_text(text: str) -> str:
+    """``text`` as valid UTF-8 text: lone surrogates become ``\\udXXX`` escapes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _exception_line(exc: BaseException) -> str:
     import traceback
 
     try:
         line = traceback.format_exception_only(type(exc), exc)[-1].strip()
     except BaseException:  # a hostile __str__ must not break reporting
-        line = type(exc).__name__
-    return line[:MAX_DETAIL]
+        try:
+            line = type(exc).__name__
+        except BaseException:
+            line = "exception"
+    try:
+        return _clean_text(str(line))[:MAX_DETAIL]
+    except BaseException:
+        return "exception"
 
 
 def _accessible_to_others(directory: str) -> bool:
@@ -161,6 +459,38 @@ def _set_limit(kind: int, value: int) -> None:
     resource.setrlimit(kind, (value, value))
 
 
+# Each limit once (RLIMIT_OFILE is another name of RLIMIT_NOFILE).
+RLIMITS = tuple({getattr(resource, name): name for name in sorted(dir(resource), reverse=True)
+                 if name.startswith("RLIMIT_")}.items())
+
+
+def _all_rlimits() -> dict[str, tuple[int, int]]:
+    return {name: resource.getrlimit(number) for number, name in RLIMITS}
+
+
+def _parents_of(path: str) -> list[str]:
+    parents = []
+    while (path := os.path.dirname(path)) not in ("/", ""):
+        parents.append(path)
+    return parents
+
+
+def _remove_tree(path: str) -> None:
+    """``rmtree`` that also removes folders a program made unreadable (mode 000)."""
+    shutil.rmtree(path, ignore_errors=True)
+    if not os.path.lexists(path):
+        return
+    with contextlib.suppress(OSError):
+        os.chmod(path, 0o700)
+    for root, dirs, _ in os.walk(path):
+        for name in dirs:
+            folder = os.path.join(root, name)
+            if not os.path.islink(folder):  # (the job's processes are all gone by now)
+                with contextlib.suppress(OSError):
+                    os.chmod(folder, 0o700)
+    shutil.rmtree(path, ignore_errors=True)
+
+
 class Capped:
     """Keeps the first ``limit`` bytes of a stream and counts the rest."""
 
@@ -177,34 +507,325 @@ class Capped:
             self.kept += min(room, len(data))
         self.dropped += max(0, len(data) - max(room, 0))
 
+    def raw(self) -> bytes:
+        return b"".join(self.chunks)
+
     def text(self) -> str:
-        text = b"".join(self.chunks).decode("utf-8", errors="replace")
+        text = self.raw().decode("utf-8", errors="replace")
         if self.dropped:
             text += f"\n[... {self.dropped} more bytes not kept]"
         return text
 
 
+# --------------------------------------------------------------------------- /proc
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+PAGE_SIZE = resource.getpagesize()
+
+
+def _proc_parents() -> dict[int, int]:
+    """pid -> parent pid of every process this /proc shows."""
+    parents = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            fields = _read_proc(name, "stat").rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        parents[int(name)] = int(fields[1])
+    return parents
+
+
+def _descendants_in(parents: dict[int, int], roots: list[int]) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for pid, parent in parents.items():
+        children.setdefault(parent, []).append(pid)
+    found, todo = [], list(roots)
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def _descendants(root: int) -> list[int]:
+    return _descendants_in(_proc_parents(), [root])
+
+
+def _namespace_pids(pid: int | str) -> list[int]:
+    """The pids of a process from our /proc's pid namespace down to its own."""
+    for line in _read_proc(pid, "status").splitlines():
+        if line.startswith(b"NSpid:"):
+            return [int(x) for x in line.split()[1:]]
+    raise ValueError("no NSpid")
+
+
+def _descendant_pids(root: int) -> list[int]:
+    """The descendants of ``root`` (a pid of our /proc) as pids of our pid namespace, which
+    our /proc need not show (bwrap: it shows an outer one)."""
+    level = len(_namespace_pids("self")) - 1
+    found = []
+    for pid in _descendants(root):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            found.append(_namespace_pids(pid)[level])
+    return found
+
+
+def _read_proc(pid: int | str, name: str) -> bytes:
+    fd = os.open(f"/proc/{pid}/{name}", os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return os.read(fd, 65536)
+    finally:
+        os.close(fd)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time of a process and of its children it has waited for."""
+    fields = _read_proc(pid, "stat").rsplit(b")", 1)[1].split()
+    return sum(int(fields[i]) for i in (11, 12, 13, 14)) / CLOCK_TICKS
+
+
+def _run_delay(pid: int) -> float:
+    """Seconds the process spent runnable, waiting for a CPU."""
+    return int(_read_proc(pid, "schedstat").split()[1]) / 1e9
+
+
+def _resident_bytes(pid: int) -> int:
+    return int(_read_proc(pid, "statm").split()[1]) * PAGE_SIZE
+
+
+def _proportional_bytes(pid: int) -> int:
+    """Proportional set size: pages shared with others count by their share."""
+    try:
+        for line in _read_proc(pid, "smaps_rollup").splitlines():
+            if line.startswith(b"Pss:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return _resident_bytes(pid)
+
+
+def _pidfd_numbers(pidfd: int) -> tuple[int, int] | None:
+    """(pid in our /proc, pid in its own namespace) of the process behind ``pidfd``."""
+    try:
+        info = _read_proc("self", f"fdinfo/{pidfd}")
+    except OSError:
+        return None
+    pid = inner = None
+    for line in info.splitlines():
+        if line.startswith(b"Pid:"):
+            pid = int(line.split()[1])
+        elif line.startswith(b"NSpid:"):
+            inner = int(line.split()[-1])
+    if pid is None or pid <= 0:
+        return None
+    return pid, inner if inner is not None else pid
+
+
+# --------------------------------------------------------------------------- namespaces
+
+
+class Namespaces:
+    """What the worker's namespaces allow (``namespaces`` isolation; see the docstring)."""
+
+    def __init__(self, userns: bool, own_pid_ns_fd: int, private_proc: bool) -> None:
+        self.userns = userns  # the worker made a user namespace (it is not really root)
+        self.own_pid_ns_fd = own_pid_ns_fd
+        self.private_proc = private_proc
+        self.userns_blocked = False  # programs cannot create user namespaces
+
+
+def _namespace_flags() -> int:
+    flags = CLONE_NEWPID | CLONE_NEWNS
+    return flags if os.geteuid() == 0 else flags | CLONE_NEWUSER
+
+
+def _map_own_ids(uid: int, gid: int) -> None:
+    with open("/proc/self/setgroups", "w") as handle:
+        handle.write("deny")
+    with open("/proc/self/uid_map", "w") as handle:
+        handle.write(f"{uid} {uid} 1")
+    with open("/proc/self/gid_map", "w") as handle:
+        handle.write(f"{gid} {gid} 1")
+
+
+def _namespaces_work(libc: Any) -> bool:
+    """Try the whole set-up in a throw-away child: namespaces, a job's pid namespace, its
+    mount and IPC namespaces, and a tmpfs there."""
+    flags, uid, gid = _namespace_flags(), os.geteuid(), os.getegid()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            for fd in (0, 1, 2):
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+            _check(libc, libc.unshare(flags), "unshare")
+            if flags & CLONE_NEWUSER:
+                _map_own_ids(uid, gid)
+            _mount(libc, None, "/", None, MS_REC | MS_PRIVATE)
+            child = os.fork()
+            if child == 0:
+                try:
+                    _check(libc, libc.unshare(CLONE_NEWNS | CLONE_NEWIPC), "unshare job")
+                    _mount(libc, "tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "size=1m")
+                    os._exit(0)
+                finally:
+                    os._exit(1)
+            _, status = os.waitpid(child, 0)
+            os._exit(0 if status == 0 else 1)
+        finally:
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    return status == 0
+
+
+def enter_namespaces(protocol_fds: list[int]) -> Namespaces | None:
+    """Move into the worker's own namespaces; None (and nothing changed) where the kernel
+    does not allow it. The calling process stays behind as a plain waiter that exits with
+    the worker (its only child, init of the new pid namespace), which returns from here."""
+    libc = _libc()
+    try:
+        if not _namespaces_work(libc):
+            return None
+    except OSError:
+        return None
+    flags, uid, gid = _namespace_flags(), os.geteuid(), os.getegid()
+    _check(libc, libc.unshare(flags), "unshare")
+    if flags & CLONE_NEWUSER:
+        _map_own_ids(uid, gid)
+    _mount(libc, None, "/", None, MS_REC | MS_PRIVATE)
+    alive_r, alive_w = os.pipe()
+    pid = os.fork()
+    if pid != 0:
+        # The waiter: holds nothing of the protocol. SIGTERM (the pool's death signal) goes
+        # on to the worker, which stops its job and exits; should it not within a while, the
+        # waiter dies, and with it the worker (PR_SET_PDEATHSIG) and every job's process.
+        try:
+            os.close(alive_r)
+            for fd in protocol_fds:
+                os.close(fd)
+
+            def forward(signum: int, frame: Any) -> None:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGTERM)
+                signal.alarm(int(CLEANUP_BUDGET_S))  # its default action ends the waiter
+
+            signal.signal(signal.SIGTERM, forward)
+            _, status = os.waitpid(pid, 0)
+            code = os.waitstatus_to_exitcode(status)
+            os._exit(code if code >= 0 else 128 - code)
+        finally:
+            os._exit(1)
+    os.close(alive_w)
+    _prctl(libc, PR_SET_PDEATHSIG, signal.SIGKILL)
+    if select.select([alive_r], [], [], 0)[0]:  # the waiter died before we could tell
+        os._exit(1)
+    os.close(alive_r)
+    private_proc = True
+    try:
+        _mount(libc, "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    except OSError:  # a /proc with parts hidden (bwrap) cannot be mounted again
+        private_proc = False
+    own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+    namespaces = Namespaces(bool(flags & CLONE_NEWUSER), own_pid_ns, private_proc)
+    if namespaces.userns:
+        # As bwrap's --disable-userns: nothing in our user namespace makes another one.
+        try:
+            with open("/proc/sys/user/max_user_namespaces", "w") as handle:
+                handle.write("0")
+            namespaces.userns_blocked = True
+        except OSError:
+            pass
+    return namespaces
+
+
+def _job_init(command_r: int, answer_w: int, proc: str | None) -> None:
+    """Init of the jobs' pid namespace: mounts its /proc (``proc``: "new", or "replace" the
+    one of a previous namespace), reaps the orphans of jobs and, asked after each job,
+    answers b"c" (clean: nothing of the job is left), b"d" (processes left) or b"t" (its
+    limits or scheduling were changed by a job). It runs as pid 1, so the programs' signals
+    do not reach it, and holds nothing else."""
+    try:
+        _close_all_but({command_r, answer_w})
+        libc = _libc()
+        _prctl(libc, PR_SET_PDEATHSIG, signal.SIGKILL)
+        with contextlib.suppress(OSError):  # else jobs see the worker's namespace's /proc
+            if proc == "replace":
+                _check(libc, libc.umount2(b"/proc", MNT_DETACH), "umount /proc")
+            if proc is not None:
+                _mount(libc, "proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        _drop_capabilities(libc)
+        initial = (_all_rlimits(), os.getpriority(os.PRIO_PROCESS, 0),
+                   os.sched_getaffinity(0), os.sched_getscheduler(0))
+        while True:
+            ready, _, _ = select.select([command_r], [], [], 1.0)
+            left = False
+            try:
+                while True:  # reap what has ended; note what still runs
+                    pid, _ = os.waitpid(-1, os.WNOHANG)
+                    if pid == 0:
+                        left = True
+                        break
+            except ChildProcessError:
+                pass
+            if not ready:
+                continue
+            if not os.read(command_r, 1):
+                break
+            now = (_all_rlimits(), os.getpriority(os.PRIO_PROCESS, 0),
+                   os.sched_getaffinity(0), os.sched_getscheduler(0))
+            answer = b"t" if now != initial else (b"d" if left else b"c")
+            os.write(answer_w, answer)
+    finally:
+        os._exit(0)
+
+
 # --------------------------------------------------------------------------- worker
 
 
+class WorkerStop(BaseException):
+    """SIGTERM: stop the job's processes, then exit."""
+
+
+class ForkerLost(Exception):
+    """The forker died or stopped answering (a job of our uid can kill it where there are no
+    namespaces): the worker stops everything and exits, as if it had been killed itself."""
+
+
 class Worker:
-    def __init__(self, config: dict, pool_fd: int | None = None) -> None:
+    """Runs jobs for the pool, in two processes (see the module docstring):
+
+    - the worker proper (this object in the process that talks to the pool) receives each
+      job, supervises its process (time, memory, output), and decides the verdict; it holds
+      every job's program, inputs and outputs, so no job's process is ever forked from it;
+    - the *forker*, a child made before the first job frame is read, forks each job's
+      process. It only ever sees limits and descriptors: the program and inputs reach the
+      job's process in a memfd it passes on unread, the outputs come back on pipes read here.
+      So a job's process inherits nothing of earlier jobs, live or freed.
+    """
+
+    def __init__(self, config: dict[str, Any], pool_fd: int | None = None,
+                 namespaces: Namespaces | None = None) -> None:
         self.pool_fd = pool_fd
         self.pool_gone = False
+        self.ns = namespaces
         self.uid = config.get("uid")  # drop children to this uid/gid (worker runs as root)
         if self.uid is not None and os.geteuid() != 0:
             self.uid = None  # not root: nothing to drop to; we already are unprivileged
         if self.uid is None and os.geteuid() == 0:
             raise SystemExit("worker: refusing to run programs as root (give it a uid)")
-        # In a private pid namespace only its init, we and our jobs' processes exist, and
-        # one kill(-1) cleans up. Never trusted blindly: in the host's namespace it would
-        # reach every process of our uid.
+        # In a private pid namespace only its init, we and our jobs' processes exist. Never
+        # trusted blindly: in the host's namespace it would mean every process of our uid.
         self.pid_namespace = bool(config.get("pid_namespace")) and not _in_initial_pid_ns()
         # Job directories live in a folder of our own, so that the shared temp directories
         # only change when a program writes there.
         self.tmp_base = tempfile.mkdtemp(
             prefix="harness-worker-", dir=config.get("tmp_base") or tempfile.gettempdir())
         os.chmod(self.tmp_base, 0o711)
+        self.tmp_mb = int(config.get("tmp_size_mb") or DEFAULT_TMP_MB)
+        self.shm_mb = int(config.get("shm_size_mb") or DEFAULT_SHM_MB)
         self.env = dict(config.get("env") or {})
         self.libc = _libc()
         _prctl(self.libc, PR_SET_CHILD_SUBREAPER, 1)  # orphans of jobs become our children
@@ -217,18 +838,57 @@ class Worker:
                 sys.path.append(entry)
         self.path_fds = self._open_inaccessible_paths() if self.uid is not None else {}
         self._import_through_fds()
+        self.rebinds = self._paths_under_private_tmpfs() if self.ns else []
         for name in config.get("preload", PRELOAD):
             with contextlib.suppress(ImportError):
                 __import__(name)
         self.devnull = os.open(os.devnull, os.O_RDWR)
+        self.proc_self = int(os.readlink("/proc/self"))
+        # The forker's side: the jobs' pid namespace and its init (namespaces isolation).
+        self.init_pid: int | None = None
+        self.init_pipes: tuple[int, int] = (-1, -1)
+        self.fresh_pid_ns = True  # our children still go to our own pid namespace
+        self.job_proc_mounted = False
+        self.ipc_used = True  # the forker's IPC namespace is not fresh
+        self.wiped: list[str] = []  # the forker's private tmpfs
+        self.kept: set[str] = set()  # paths bound in there
+        self.health = self._health_facts()
         # Children inherit everything loaded so far; keep their garbage collector off these
         # objects, or its first pass copies most of the inherited heap (copy-on-write).
         import gc
 
         gc.collect()
         gc.freeze()
+        self.forker_pid: int | None = None
+        self.forker_sock: socket.socket | None = None
+        self.forker_problem: str | None = None
+        self._proc_pids: dict[int, int] = {}
+        self._start_forker()
+
+    @property
+    def isolation(self) -> str:
+        if self.ns is not None:
+            return "namespaces"
+        return "uid" if self.uid is not None else "none"
 
     def close(self) -> None:
+        if self.forker_sock is not None:
+            self.forker_sock.close()  # the forker exits at EOF
+            self.forker_sock = None
+        if self.forker_pid is not None:
+            give_up = time.monotonic() + CLEANUP_BUDGET_S
+            while time.monotonic() < give_up:
+                with contextlib.suppress(ChildProcessError):
+                    if os.waitpid(self.forker_pid, os.WNOHANG)[0] == 0:
+                        time.sleep(0.005)
+                        continue
+                break
+            else:
+                with contextlib.suppress(OSError):
+                    os.kill(self.forker_pid, signal.SIGKILL)
+                with contextlib.suppress(ChildProcessError):
+                    os.waitpid(self.forker_pid, 0)
+            self.forker_pid = None
         shutil.rmtree(self.tmp_base, ignore_errors=True)
 
     # Children of a dropped uid cannot traverse e.g. /root/.pyenv (mode 700 /root), where the
@@ -261,113 +921,349 @@ class Worker:
                 package_path[:] = [remap(p) for p in package_path]
         sys.path_importer_cache.clear()
 
-    # ------------------------------------------------------------------ one job
+    def _paths_under_private_tmpfs(self) -> list[tuple[str, int]]:
+        """What the interpreter needs below /tmp, /var/tmp or /dev/shm (a venv in /tmp),
+        with a descriptor each: bound again into every job's fresh tmpfs."""
+        wanted = {sys.prefix, sys.base_prefix, sys.exec_prefix,
+                  os.path.dirname(os.path.realpath(sys.executable)), *sys.path}
+        found: list[str] = []
+        for path in sorted(os.path.realpath(p) for p in wanted if p and os.path.isdir(p)):
+            inside = any(path.startswith(base + "/") for base in PRIVATE_TMPFS)
+            if inside and not any(path == f or path.startswith(f + "/") for f in found):
+                found.append(path)
+        return [(path, os.open(path, os.O_PATH | os.O_DIRECTORY)) for path in found]
 
-    def run_job(self, job: dict) -> dict:
+    # ------------------------------------------------------------------ health
+
+    def _health_facts(self) -> dict[str, Any]:
+        facts: dict[str, Any] = {"rlimits": _all_rlimits(), "euid": os.geteuid(),
+                                 "priority": os.getpriority(os.PRIO_PROCESS, 0)}
+        if self.pool_fd is not None:
+            info = os.fstat(self.pool_fd)
+            facts["pool_fd"] = (info.st_dev, info.st_ino)
+        return facts
+
+    def _own_state_changed(self) -> str | None:
+        now = _all_rlimits()
+        changed = sorted(name for name, value in now.items()
+                         if self.health["rlimits"].get(name) != value)
+        if changed:
+            return f"its rlimits changed ({', '.join(changed)})"
+        if os.getpriority(os.PRIO_PROCESS, 0) != self.health["priority"]:
+            return "its priority changed"
+        return None
+
+    def unhealthy(self) -> str | None:
+        """Why this worker should not run another job (a job tampered with it), or None."""
+        if self.forker_problem:
+            return self.forker_problem
+        problem = self._own_state_changed()
+        if problem:
+            return problem
+        try:
+            info = os.lstat(self.tmp_base)
+        except OSError:
+            return f"its folder {self.tmp_base} is gone"
+        if not stat.S_ISDIR(info.st_mode) or stat.S_IMODE(info.st_mode) != 0o711:
+            return f"its folder {self.tmp_base} has mode {oct(stat.S_IMODE(info.st_mode))}"
+        if info.st_uid != self.health["euid"]:
+            return f"its folder {self.tmp_base} changed owner"
+        if self.pool_fd is not None:
+            try:
+                sock = os.fstat(self.pool_fd)
+            except OSError:
+                return "its protocol socket is closed"
+            if (not stat.S_ISSOCK(sock.st_mode)
+                    or (sock.st_dev, sock.st_ino) != self.health["pool_fd"]):
+                return "its protocol descriptor was replaced"
+        return None
+
+    # ------------------------------------------------------------------ one job (worker side)
+
+    def run_job(self, job: dict[str, Any]) -> dict[str, Any]:
         limits = job["limits"]
         timeout = float(limits["timeout_s"])
         cap = int(limits.get("max_output_bytes", 16384))
-        workdir = tempfile.mkdtemp(prefix="job-", dir=self.tmp_base)
-        if self.uid is not None:
-            os.chown(workdir, self.uid, self.uid)
+        calls = job.get("calls")
+        result_cap = int(limits.get("max_result_bytes") or DEFAULT_MAX_RESULT)
+        if self.forker_sock is None:
+            return self._fault(job, "sandbox: the worker cannot start jobs any more")
+        workdir = None  # namespaces: made by the child in its own /tmp
+        if self.ns is None:
+            workdir = tempfile.mkdtemp(prefix="job-", dir=self.tmp_base)
+            if self.uid is not None:
+                os.chown(workdir, self.uid, self.uid)
+        data = self._job_data(job["program"], calls)
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         res_r, res_w = os.pipe()
         nonce_r, nonce_w = os.pipe()
-        shared_before = self._shared_dirs_state()
-        started = time.monotonic()
-        pid = os.fork()
-        if pid == 0:  # child: never returns
-            try:
-                for fd in (out_r, err_r, res_r, nonce_w):
-                    os.close(fd)
-                self._child(job["program"], limits, workdir, out_w, err_w, res_w, nonce_r,
-                            job.get("libraries"))
-            finally:
-                os._exit(SETUP_FAILED_EXIT)
-        # Made only now, so that no copy of it exists in the child's memory.
+        command = {"limits": limits, "libraries": job.get("libraries"), "workdir": workdir,
+                   "result_cap": result_cap}
+        # (With namespaces the forker cleans up, once the job's processes are all gone.)
+        shared_before = self._shared_dirs_state() if self.ns is None else {}
+        # SIGTERM waits until the job is supervised (which then stops it properly).
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        try:
+            socket.send_fds(self.forker_sock, [json.dumps(command).encode("ascii")],
+                            [out_w, err_w, res_w, nonce_r, data])
+            reply = self._from_forker(time.monotonic() + CLEANUP_BUDGET_S, with_fd=True)
+        except (OSError, ValueError) as exc:
+            reply = None
+            self.forker_problem = f"its forker is gone ({exc})"
+        finally:
+            for fd in (out_w, err_w, res_w, nonce_r, data):
+                os.close(fd)
+        if reply is None or "pid" not in reply:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+            for fd in (out_r, err_r, res_r, nonce_w):
+                os.close(fd)
+            if workdir is not None:
+                self._empty_tmp_base()
+            if self.forker_problem:
+                self._lose_forker()
+            detail = (reply or {}).get("error") or "the job's process could not be started"
+            return self._fault(job, f"sandbox: {detail}")
+        started = time.monotonic()  # (the forker may have been busy with the last job)
+        # Made only now, so that no copy of it exists in the job's process until it asks.
         nonce = secrets.token_hex(16)
         os.write(nonce_w, nonce.encode("ascii"))
-        for fd in (out_w, err_w, res_w, nonce_r, nonce_w):
-            os.close(fd)
-        streams = {out_r: Capped(cap), err_r: Capped(cap), res_r: Capped(4096)}
+        os.close(nonce_w)
+        pidfd = reply.get("pidfd")
+        report_cap = REPORT_ROOM + (result_cap if calls is not None else 0)
+        streams = {out_r: Capped(cap), err_r: Capped(cap), res_r: Capped(report_cap)}
+        # The pid the program sees (in its own pid namespace), for its report.
+        numbers = _pidfd_numbers(pidfd) if pidfd is not None else None
+        own_pid = numbers[1] if numbers else int(reply["pid"])
+        run = _Run(int(reply["pid"]), pidfd, numbers[0] if numbers else None, started,
+                   timeout, limits)
+        run.init_pid = reply.get("init")
         try:
-            timed_out, wait_status, cpu_s, ended = self._supervise(
-                pid, started + timeout, streams
-            )
+            self._supervise(run, streams)
         finally:
-            self._kill_leftovers(pid)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+            if pidfd is not None:
+                os.close(pidfd)
             for fd, capped in streams.items():
                 self._drain(fd, capped)
                 os.close(fd)
-            shutil.rmtree(workdir, ignore_errors=True)
+            if self.forker_problem:
+                self._lose_forker()
+            if workdir is not None:
+                self._empty_tmp_base()
             self._clean_shared_dirs(shared_before)
-        status, detail = self._classify(
-            pid, nonce, timed_out, wait_status, cpu_s, limits, streams[res_r]
-        )
-        return {
+        status, detail, calls_text = self._classify(run, nonce, own_pid, streams[res_r],
+                                                    calls is not None, result_cap)
+        result: dict[str, Any] = {
             "seq": job.get("seq"),
             "status": status,
-            "detail": detail,
-            "duration_s": ended - started,
+            "detail": _clean_text(detail),
+            "duration_s": run.ended - started,
             "stdout": streams[out_r].text(),
             "stderr": streams[err_r].text(),
+            "cpu_s": round(run.cpu_s, 6),
+            "starved": run.starved,
         }
+        if calls_text is not None:
+            result["calls"] = calls_text
+        problem = self.unhealthy() or run.problem
+        if problem:
+            result["unhealthy"] = problem
+        return result
 
-    def _supervise(self, pid: int, deadline: float, streams: dict) -> tuple:
-        """Wait for the child to exit or the deadline; returns (timed_out, status, cpu, end)."""
+    def _lose_forker(self) -> None:
+        """The forker is gone or stuck: kill it and everything of the job, then give up."""
+        problem = self.forker_problem or "its forker is gone"
+        if self.forker_sock is not None:
+            self.forker_sock.close()
+            self.forker_sock = None
+        if self.forker_pid is not None:
+            with contextlib.suppress(OSError):
+                os.kill(self.forker_pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self.forker_pid, 0)
+            self.forker_pid = None
+        # The job's processes: orphans now, so ours (we are a subreaper).
+        for _ in range(3):
+            self._kill_all_descendants()
+            with contextlib.suppress(ChildProcessError):
+                while os.waitpid(-1, os.WNOHANG)[0] != 0:
+                    pass
+        raise ForkerLost(problem)
+
+    def _fault(self, job: dict[str, Any], detail: str) -> dict[str, Any]:
+        return {"seq": job.get("seq"), "status": "error", "detail": detail, "cpu_s": 0.0,
+                "starved": False, "unhealthy": self.forker_problem or detail}
+
+    def _job_data(self, program: str, calls: dict[str, Any] | None) -> int:
+        """The program and inputs, in a memfd for the job's process (the forker passes the
+        descriptor on without reading it)."""
+        payload = json.dumps({"program": program, "calls": calls}).encode("ascii")
         try:
-            pidfd = os.pidfd_open(pid)
+            fd = os.memfd_create("harness-job", os.MFD_CLOEXEC)
         except (AttributeError, OSError):
-            pidfd = None
+            fd = os.open(self.tmp_base, os.O_TMPFILE | os.O_RDWR | os.O_CLOEXEC, 0o600)
+        view = memoryview(payload)
+        while view:
+            view = view[os.write(fd, view):]
+        os.lseek(fd, 0, os.SEEK_SET)
+        return fd
+
+    def _from_forker(self, give_up: float, with_fd: bool = False) -> dict[str, Any] | None:
+        """The forker's next message (with the descriptor it sent); None if it is gone."""
+        assert self.forker_sock is not None
+        remaining = give_up - time.monotonic()
+        if remaining <= 0 or not select.select([self.forker_sock], [], [], remaining)[0]:
+            self.forker_problem = "its forker stopped answering"
+            return None
+        message, fds, _, _ = socket.recv_fds(self.forker_sock, 65536, 1)
+        if not message:
+            self.forker_problem = "its forker is gone"
+            return None
+        answer = json.loads(message)
+        if with_fd:
+            answer["pidfd"] = fds[0] if fds else None
+        else:
+            for fd in fds:
+                os.close(fd)
+        return dict(answer)
+
+    def _supervise(self, run: _Run, streams: dict[int, Capped]) -> None:
+        """Collect the job's output until the forker says it ended and its processes are
+        gone; stop it at the deadline, over the memory cap, or when the pool goes."""
+        assert self.forker_sock is not None
         poller = select.poll()
         for fd in streams:
             poller.register(fd, select.POLLIN)
-        if pidfd is not None:
-            poller.register(pidfd, select.POLLIN)
+        if run.pidfd is not None:
+            poller.register(run.pidfd, select.POLLIN)
+        poller.register(self.forker_sock, select.POLLIN)
         if self.pool_fd is not None:
             # The pool sends nothing while a job runs: input now means it is gone (EOF).
             poller.register(self.pool_fd, select.POLLIN)
-        timed_out = False
-        try:
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    timed_out = True
-                    break
-                wait_ms = remaining * 1000 if pidfd is not None else min(remaining, 0.005) * 1000
-                exited = False
-                for fd, _ in poller.poll(wait_ms):
-                    if fd == pidfd:
-                        exited = True
-                        continue
-                    if fd == self.pool_fd:
-                        self.pool_gone = True
-                        continue
-                    data = os.read(fd, READ_CHUNK)
-                    if data:
-                        streams[fd].add(data)
-                    else:
-                        poller.unregister(fd)
-                if self.pool_gone:
-                    timed_out = True
-                    break
-                if exited or (pidfd is None and os.waitid(
-                        os.P_PID, pid, os.WEXITED | os.WNOHANG | os.WNOWAIT) is not None):
-                    break
-        finally:
-            if pidfd is not None:
-                os.close(pidfd)
-        ended = time.monotonic()
-        if timed_out:
-            self._killpg(pid)
-        _, wait_status, usage = os.wait4(pid, 0)
-        return timed_out, wait_status, usage.ru_utime + usage.ru_stime, ended
+        final: dict[str, Any] | None = None
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+        while final is None and not self.forker_problem:
+            try:
+                final = self._watch(run, streams, poller)
+            except WorkerStop:  # stop the job as if the pool had gone, then exit
+                self.pool_gone = True
+        if run.pidfd is None or run.ended == run.started:
+            run.ended = time.monotonic()
+        if final is None:
+            run.wait_status = signal.SIGKILL  # as if killed: the forker is gone
+            if run.stopped is None:
+                run.stopped = "lost"
+            return
+        run.wait_status = int(final["status"])
+        run.cpu_s = max(run.cpu_s, float(final["cpu_s"]))
+        if final.get("tampered"):
+            run.problem = f"its forker was tampered with ({final['tampered']})"
 
-    @staticmethod
-    def _killpg(pid: int) -> None:
+    def _watch(self, run: _Run, streams: dict[int, Capped],
+               poller: select.poll) -> dict[str, Any] | None:
+        """One round of supervision; the forker's last message once the job is over."""
+        assert self.forker_sock is not None
+        now = time.monotonic()
+        if run.stopped is None:
+            if self.pool_gone:
+                self._stop(run, "pool")
+            elif now >= run.started + run.timeout:
+                self._stop(run, "timeout")
+            elif now >= run.next_check:
+                run.next_check = now + MEMORY_CHECK_S
+                if self._tree_memory(run) > int(run.limits["memory_mb"]) * 1024 * 1024:
+                    self._stop(run, "memory")
+        if run.stopped is not None:
+            wake = run.started + run.timeout + CLEANUP_BUDGET_S - now
+            if wake <= 0:
+                self.forker_problem = "its forker did not end a stopped job"
+                return None
+        else:
+            wake = min(run.started + run.timeout, run.next_check) - now
+        final = None
+        for fd, _ in poller.poll(max(wake, 0) * 1000):
+            if fd == run.pidfd:
+                run.ended = time.monotonic()
+                poller.unregister(fd)
+            elif fd == self.forker_sock.fileno():
+                final = self._from_forker(time.monotonic() + 1)
+                if final is None:
+                    return None
+            elif fd == self.pool_fd:
+                self.pool_gone = True
+                poller.unregister(fd)
+            else:
+                data = os.read(fd, READ_CHUNK)
+                if data:
+                    streams[fd].add(data)
+                else:
+                    poller.unregister(fd)
+        return final
+
+    def _proc_pid(self, pid: int) -> int:
+        """``pid`` (of our pid namespace) as a pid of our /proc, which may show another."""
+        known = self._proc_pids.get(pid)
+        if known is None:
+            known = pid
+            with contextlib.suppress(OSError):
+                pidfd = os.pidfd_open(pid)
+                numbers = _pidfd_numbers(pidfd)
+                os.close(pidfd)
+                known = numbers[0] if numbers else pid
+            self._proc_pids[pid] = known
+        return known
+
+    def _job_processes(self, run: _Run) -> list[int]:
+        """The job's processes, as pids of our /proc: whatever the forker has below it (the
+        job's process, its descendants and orphans), but the jobs' pid namespace's init."""
+        assert self.forker_pid is not None
+        found = _descendants(self._proc_pid(self.forker_pid))
+        if run.init_pid is not None:
+            init = self._proc_pid(int(run.init_pid))
+            found = [pid for pid in found if pid != init]
+        return found
+
+    def _tree_memory(self, run: _Run) -> int:
+        """Memory of the job's processes: resident sizes, and where their sum is over the
+        cap, proportional sizes (pages shared with us or each other counted once)."""
+        try:
+            pids = self._job_processes(run)
+        except OSError:
+            return 0
+        total = 0
+        for pid in pids:
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                total += _resident_bytes(pid)
+        if total <= int(run.limits["memory_mb"]) * 1024 * 1024 or len(pids) < 2:
+            return total
+        total = 0
+        for pid in pids:
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                total += _proportional_bytes(pid)
+        return total
+
+    def _stop(self, run: _Run, why: str) -> None:
+        """Stop the job before its end (timeout, memory, pool gone): kill its process (or,
+        with namespaces, its whole pid namespace at once); the forker reaps and cleans up.
+        On a timeout first find out whether it was starved of CPU (module docstring)."""
+        run.stopped = why
+        if why == "timeout":
+            cpu, waited = 0.0, 0.0
+            with contextlib.suppress(OSError):
+                for pid in self._job_processes(run):
+                    with contextlib.suppress(OSError, ValueError, IndexError):
+                        cpu += _cpu_seconds(pid)
+                        waited = max(waited, _run_delay(pid))
+            run.cpu_s = cpu
+            run.starved = waited >= STARVED_SHARE * run.timeout and cpu < run.timeout
+        if self.ns is not None and run.init_pid is not None:
+            with contextlib.suppress(OSError):
+                os.kill(int(run.init_pid), signal.SIGKILL)
         with contextlib.suppress(OSError):
-            os.killpg(pid, signal.SIGKILL)
+            os.killpg(run.pid, signal.SIGKILL)
+        with contextlib.suppress(OSError):
+            os.kill(run.pid, signal.SIGKILL)
 
     @staticmethod
     def _drain(fd: int, capped: Capped) -> None:
@@ -382,11 +1278,287 @@ class Worker:
                 return
             capped.add(data)
 
-    # ------------------------------------------------------------------ cleanup
+    def _empty_tmp_base(self) -> None:
+        """Remove the job's folder and anything else a job left next to it (where jobs
+        share our uid they can write there)."""
+        with contextlib.suppress(OSError), os.scandir(self.tmp_base) as entries:
+            for entry in entries:
+                with contextlib.suppress(OSError):
+                    if entry.is_dir(follow_symlinks=False):
+                        _remove_tree(entry.path)
+                    else:
+                        os.unlink(entry.path)
+
+    def _shared_dirs_state(self) -> dict[str, int]:
+        state = {}
+        for base in SHARED_WRITABLE_DIRS:
+            if self.ns is not None and base in PRIVATE_TMPFS:
+                continue  # the job had its own
+            with contextlib.suppress(OSError):
+                state[base] = os.stat(base).st_mtime_ns
+        return state
+
+    def _clean_shared_dirs(self, before: dict[str, int]) -> None:
+        """Delete what the job left in the world-writable directories: everything in our
+        private ones (pid namespace backends: a later job must not find it), else what the
+        job's dedicated uid owns there (local as root: the host's own files stay)."""
+        if not self.pid_namespace and self.uid is None:
+            return  # no way to tell the job's files from the user's
+        after = self._shared_dirs_state()
+        for base in before:
+            if before.get(base) == after.get(base):
+                continue  # nothing was added or removed there
+            try:
+                entries = os.scandir(base)
+            except OSError:
+                continue
+            with entries:
+                for entry in entries:
+                    try:
+                        if entry.path == self.tmp_base or os.path.ismount(entry.path):
+                            continue  # ours, or a bind (bwrap: a sandbox venv in /tmp)
+                        if (not self.pid_namespace
+                                and entry.stat(follow_symlinks=False).st_uid != self.uid):
+                            continue
+                        if entry.is_dir(follow_symlinks=False):
+                            _remove_tree(entry.path)
+                        else:
+                            os.unlink(entry.path)
+                    except OSError:
+                        pass
+
+    # ------------------------------------------------------------------ verdict
+
+    @staticmethod
+    def _classify(run: _Run, nonce: str, own_pid: int, report_stream: Capped, call_job: bool,
+                  result_cap: int) -> tuple[str, str, str | None]:
+        """(status, detail, calls JSON text or None)."""
+        limits = run.limits
+        if run.stopped in ("timeout", "pool"):
+            return "timeout", f"wall-clock limit of {run.timeout:g}s reached", None
+        if run.stopped == "memory":
+            return ("failed", f"memory limit of {int(limits['memory_mb'])} MiB exceeded "
+                    "(process tree)", None)
+        if run.stopped == "lost":
+            return "error", "sandbox: the worker's forker was lost during the job", None
+        report, calls_text = None, None
+        raw = report_stream.raw()
+        header, _, rest = raw.partition(b"\n")
+        try:
+            candidate = json.loads(header.decode("ascii")) if header else None
+            if (isinstance(candidate, dict) and candidate.get("nonce") == nonce
+                    and candidate.get("pid") == own_pid):
+                report = candidate
+        except (ValueError, UnicodeDecodeError):
+            report = None
+        wait_status = run.wait_status
+        if os.WIFSIGNALED(wait_status):
+            number = os.WTERMSIG(wait_status)
+            cpu_limit = int(limits.get("cpu_s", float(limits["timeout_s"]) + 2))
+            if number in (signal.SIGXCPU, signal.SIGKILL) and run.cpu_s >= cpu_limit - 0.05:
+                return "timeout", f"CPU time limit of {cpu_limit}s reached", None
+            if number == signal.SIGXFSZ:
+                return "failed", "file size limit exceeded", None
+            return "failed", f"killed by {_signal_name(number)}", None
+        code = os.WEXITSTATUS(wait_status)
+        if report is not None and code == 0:
+            status = report.get("status")
+            detail = str(report.get("detail", ""))[:MAX_DETAIL]
+            if call_job and status in ("passed", "timeout") and "calls" in report:
+                if report_stream.dropped:
+                    return "failed", f"outputs larger than {result_cap} bytes", None
+                try:
+                    calls_text = rest.decode("ascii")
+                except UnicodeDecodeError:
+                    return "failed", "outputs that are not ASCII text", None
+                if len(calls_text) > result_cap:
+                    return "failed", f"outputs larger than {result_cap} bytes", None
+                if len(calls_text) != report["calls"]:
+                    return "failed", "outputs cut short", None
+            if status in ("passed", "failed", "error", "timeout"):
+                return status, detail, calls_text
+        if code == SETUP_FAILED_EXIT and report is None:
+            return "error", "sandbox: the job's process could not be set up", None
+        if report is None and raw:
+            return "failed", f"exited with code {code} without a valid completion report", None
+        return "failed", f"exited before the end (exit code {code})", None
+
+    # ------------------------------------------------------------------ the forker
+
+    def _start_forker(self) -> None:
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        worker = os.getpid()
+        pid = os.fork()
+        if pid == 0:
+            try:
+                ours.close()
+                self._forker_main(theirs, worker)
+            finally:
+                os._exit(1)
+        theirs.close()
+        self.forker_pid, self.forker_sock = pid, ours
+
+    def _forker_main(self, sock: socket.socket, worker: int) -> None:
+        """The forker's life: one job at a time, until the worker closes the socket."""
+        _prctl(self.libc, PR_SET_PDEATHSIG, signal.SIGKILL)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the worker stops us (and the init)
+        if os.getppid() != worker:
+            os._exit(1)  # the worker is gone already
+        _prctl(self.libc, PR_SET_CHILD_SUBREAPER, 1)
+        keep = {0, 1, 2, sock.fileno(), self.devnull, *self.path_fds.values(),
+                *(fd for _, fd in self.rebinds)}
+        if self.ns is not None:
+            keep.add(self.ns.own_pid_ns_fd)
+        _close_all_but(keep)
+        self.pool_fd = None
+        self.proc_self = int(os.readlink("/proc/self"))
+        self.health = self._health_facts()
+        if self.ns is not None:
+            self._private_mounts()
+        with contextlib.suppress(OSError):
+            self._prepare_namespaces()
+        while True:
+            try:
+                message, fds, _, _ = socket.recv_fds(sock, 65536, 8)
+            except OSError:
+                break
+            if not message:
+                break
+            try:
+                self._fork_job(sock, json.loads(message), fds)
+            except OSError:
+                break  # the worker is gone
+        self._stop_job_init()
+        os._exit(0)
+
+    def _fork_job(self, sock: socket.socket, command: dict[str, Any], fds: list[int]) -> None:
+        """Fork one job's process, tell the worker, reap it, clean up after it. With
+        namespaces the clean-up comes after the answer: the next job waits for it here."""
+        try:
+            self._prepare_namespaces()
+        except OSError as exc:
+            for fd in fds:
+                os.close(fd)
+            sock.send(json.dumps({"error": f"no namespaces for the job ({exc})"}).encode())
+            return
+        shared_before = self._shared_dirs_state() if self.ns is not None else {}
+        pid = os.fork()
+        if pid == 0:  # the job's process: never returns
+            try:
+                self._child(command, *fds)
+            finally:
+                os._exit(SETUP_FAILED_EXIT)
+        self.ipc_used = True
+        for fd in fds:
+            os.close(fd)
+        try:
+            pidfd: int | None = os.pidfd_open(pid)
+        except (AttributeError, OSError):
+            pidfd = None
+        reply = json.dumps({"pid": pid, "init": self.init_pid}).encode()
+        socket.send_fds(sock, [reply], [pidfd] if pidfd is not None else [])
+        if pidfd is not None:
+            os.close(pidfd)
+        _, status, usage = os.wait4(pid, 0)
+        if self.ns is None:
+            self._kill_leftovers(pid)
+        final = {"status": status, "cpu_s": usage.ru_utime + usage.ru_stime,
+                 "tampered": self._own_state_changed()}
+        sock.send(json.dumps(final).encode())
+        if self.ns is not None:
+            if self._job_init_state() != "clean":
+                self._stop_job_init()  # and with it whatever the job left running
+            self._wipe_private_mounts()
+            self._clean_shared_dirs(shared_before)
+            with contextlib.suppress(OSError):  # ready for the next job
+                self._prepare_namespaces()
+
+    def _prepare_namespaces(self) -> None:
+        """The jobs' pid namespace (with its init), and a fresh IPC namespace that only the
+        next job's process will use."""
+        if self.ns is None:
+            return
+        self.ensure_job_init()
+        if self.ipc_used:
+            _check(self.libc, self.libc.unshare(CLONE_NEWIPC), "unshare")
+            self.ipc_used = False
+
+    # ------------------------------------------------------------------ jobs' pid namespace
+
+    def _init_alive(self) -> bool:
+        if self.init_pid is None:
+            return False
+        try:
+            pid, _ = os.waitpid(self.init_pid, os.WNOHANG)
+        except ChildProcessError:
+            pid = self.init_pid
+        if pid == 0:
+            return True
+        self._forget_init()
+        return False
+
+    def _forget_init(self) -> None:
+        for fd in self.init_pipes:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+        self.init_pid = None
+        self.init_pipes = (-1, -1)
+
+    def _stop_job_init(self) -> None:
+        """Kill the jobs' pid namespace: its init, and with it everything in there (its exit
+        waits until every process of the namespace was reaped: the job's process is)."""
+        if self.init_pid is None:
+            return
+        with contextlib.suppress(OSError):
+            os.kill(self.init_pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.init_pid, 0)
+        self._forget_init()
+
+    def ensure_job_init(self) -> None:
+        """A live init for the jobs' pid namespace, made anew when needed."""
+        if self.ns is None or self._init_alive():
+            return
+        if not self.fresh_pid_ns:  # our children still go to the dead namespace
+            _check(self.libc, self.libc.setns(self.ns.own_pid_ns_fd, CLONE_NEWPID), "setns")
+        _check(self.libc, self.libc.unshare(CLONE_NEWPID), "unshare")
+        self.fresh_pid_ns = False
+        command_r, command_w = os.pipe()
+        answer_r, answer_w = os.pipe()
+        proc = None
+        if self.ns.private_proc:
+            proc = "replace" if self.job_proc_mounted else "new"
+        pid = os.fork()
+        if pid == 0:
+            _job_init(command_r, answer_w, proc)
+        os.close(command_r)
+        os.close(answer_w)
+        self.init_pid, self.init_pipes = pid, (command_w, answer_r)
+        self.job_proc_mounted = proc is not None
+
+    def _job_init_state(self) -> str:
+        """After a job: "clean" (nothing of it left), "dirty" (processes left, or the init
+        was tampered with or does not answer) or "gone" (the init is dead or dying)."""
+        if not self._init_alive():
+            return "gone"
+        command_w, answer_r = self.init_pipes
+        try:
+            os.write(command_w, b"?")
+            if not select.select([answer_r], [], [], INIT_ANSWER_S)[0]:
+                return "dirty"
+            answer = os.read(answer_r, 1)
+        except OSError:
+            return "gone"
+        if not answer:
+            return "gone"
+        return "clean" if answer == b"c" else "dirty"
+
+    # ------------------------------------------------------------------ cleanup (forker)
 
     def _kill_leftovers(self, pid: int) -> None:
         """Kill every process the job left behind and reap them all."""
-        self._killpg(pid)
+        with contextlib.suppress(OSError):
+            os.killpg(pid, signal.SIGKILL)
         give_up = time.monotonic() + CLEANUP_BUDGET_S
         while True:
             try:
@@ -403,13 +1575,9 @@ class Worker:
             time.sleep(0.001)
 
     def _kill_all_descendants(self) -> None:
-        if self.pid_namespace:
-            # kill(-1) reaches every process of the namespace except its init and us,
-            # atomically with respect to fork bombs.
-            with contextlib.suppress(OSError):
-                os.kill(-1, signal.SIGKILL)
-        elif self.uid is not None:
-            # Every process of the job's dedicated uid, killed by that uid (atomic as above).
+        if self.uid is not None:
+            # Every process of the job's dedicated uid, killed by that uid: atomic with
+            # respect to fork bombs.
             helper = os.fork()
             if helper == 0:
                 try:
@@ -419,113 +1587,56 @@ class Worker:
                 finally:
                     os._exit(0)
             os.waitpid(helper, 0)
-        else:
-            for pid in _descendants(os.getpid()):
+            return
+        # Our descendants (never kill(-1): it would reach the worker too). Stopped first, so
+        # that none of them forks while we look for the others.
+        seen: set[int] = set()
+        for _ in range(100):
+            fresh = set(_descendant_pids(self.proc_self)) - seen
+            if not fresh:
+                break
+            for pid in fresh:
                 with contextlib.suppress(OSError):
-                    os.kill(pid, signal.SIGKILL)
-
-    @staticmethod
-    def _shared_dirs_state() -> dict[str, int]:
-        state = {}
-        for base in SHARED_WRITABLE_DIRS:
+                    os.kill(pid, signal.SIGSTOP)
+            seen |= fresh
+        for pid in seen:
             with contextlib.suppress(OSError):
-                state[base] = os.stat(base).st_mtime_ns
-        return state
+                os.kill(pid, signal.SIGKILL)
 
-    def _clean_shared_dirs(self, before: dict[str, int]) -> None:
-        """Delete what the job left in the world-writable directories: everything in our
-        private ones (pid namespace backends: a later job must not find it), else what the
-        job's dedicated uid owns there (local as root: the host's own files stay)."""
-        if not self.pid_namespace and self.uid is None:
-            return  # local without root: no way to tell the job's files from the user's
-        after = self._shared_dirs_state()
-        for base in SHARED_WRITABLE_DIRS:
-            if base in before and before.get(base) == after.get(base):
-                continue  # nothing was added or removed there
-            try:
-                entries = os.scandir(base)
-            except OSError:
-                continue
-            with entries:
-                for entry in entries:
-                    try:
-                        if entry.path == self.tmp_base or os.path.ismount(entry.path):
-                            continue  # ours, or a bind (bwrap: a sandbox venv in /tmp)
-                        if (not self.pid_namespace
-                                and entry.stat(follow_symlinks=False).st_uid != self.uid):
-                            continue
-                        if entry.is_dir(follow_symlinks=False):
-                            shutil.rmtree(entry.path, ignore_errors=True)
-                        else:
-                            os.unlink(entry.path)
-                    except OSError:
-                        pass
+    # ------------------------------------------------------------------ the job's process
 
-    # ------------------------------------------------------------------ verdict
-
-    @staticmethod
-    def _classify(pid: int, nonce: str, timed_out: bool, wait_status: int, cpu_s: float,
-                  limits: dict, report_stream: Capped) -> tuple[str, str]:
-        if timed_out:
-            return "timeout", f"wall-clock limit of {float(limits['timeout_s']):g}s reached"
-        report = None
-        raw = b"".join(report_stream.chunks)
+    def _child(self, command: dict[str, Any], out_w: int, err_w: int, res_w: int,
+               nonce_r: int, data: int) -> None:
         try:
-            candidate = json.loads(raw.decode("utf-8")) if raw else None
-            if (isinstance(candidate, dict) and candidate.get("nonce") == nonce
-                    and candidate.get("pid") == pid):
-                report = candidate
-        except (ValueError, UnicodeDecodeError):
-            report = None
-        if os.WIFSIGNALED(wait_status):
-            number = os.WTERMSIG(wait_status)
-            cpu_limit = int(limits.get("cpu_s", float(limits["timeout_s"]) + 2))
-            if number in (signal.SIGXCPU, signal.SIGKILL) and cpu_s >= cpu_limit - 0.05:
-                return "timeout", f"CPU time limit of {cpu_limit}s reached"
-            if number == signal.SIGXFSZ:
-                return "failed", "file size limit exceeded"
-            return "failed", f"killed by {_signal_name(number)}"
-        code = os.WEXITSTATUS(wait_status)
-        if report is not None and code == 0:
-            status = report.get("status")
-            if status in ("passed", "failed", "error"):
-                return status, str(report.get("detail", ""))[:MAX_DETAIL]
-        if code == SETUP_FAILED_EXIT and report is None:
-            return "error", "sandbox: the job's process could not be set up"
-        if report is None and raw:
-            return "failed", f"exited with code {code} without a valid completion report"
-        return "failed", f"exited before the end (exit code {code})"
-
-    # ------------------------------------------------------------------ child
-
-    def _child(self, program: str, limits: dict, workdir: str, out_w: int, err_w: int,
-               res_w: int, nonce_r: int, libraries: list[str] | None) -> None:
-        try:
-            self._set_up_child(limits, workdir, out_w, err_w, res_w, nonce_r)
+            job = self._set_up_child(command, out_w, err_w, res_w, nonce_r, data)
+            libraries = command.get("libraries")
             if libraries is not None:
-                sys.meta_path.insert(0, LibraryGate(frozenset(libraries), workdir))
+                sys.meta_path.insert(0, LibraryGate(frozenset(libraries), os.getcwd()))
         except BaseException:
             import traceback
 
             traceback.print_exc()
             os._exit(SETUP_FAILED_EXIT)
-        run_program(program, res_w, nonce_r)
+        run_program(job["program"], res_w, nonce_r, job.get("calls"),
+                    int(command["result_cap"]))
 
-    def _set_up_child(self, limits: dict, workdir: str, out_w: int, err_w: int, res_w: int,
-                      nonce_r: int) -> None:
+    def _set_up_child(self, command: dict[str, Any], out_w: int, err_w: int, res_w: int,
+                      nonce_r: int, data: int) -> dict[str, Any]:
+        """The job's process before the program: returns its program and inputs."""
         os.setsid()
         os.dup2(self.devnull, 0)
         os.dup2(out_w, 1)
         os.dup2(err_w, 2)
-        keep = sorted({0, 1, 2, res_w, nonce_r, *self.path_fds.values()})
-        low = 3
-        for fd in keep:
-            if fd >= low:
-                os.closerange(low, fd)
-                low = fd + 1
-        os.closerange(low, 1 << 20)
-        os.chdir(workdir)
-        os.umask(0o077)
+        _close_all_but({0, 1, 2, res_w, nonce_r, data, *self.path_fds.values(),
+                        *(fd for _, fd in self.rebinds)})
+        _prctl(self.libc, PR_SET_PDEATHSIG, signal.SIGKILL)
+        chunks = []
+        while chunk := os.read(data, 1 << 20):
+            chunks.append(chunk)
+        os.close(data)
+        job = json.loads(b"".join(chunks))
+        del chunks
+        limits = command["limits"]
         memory = int(limits["memory_mb"]) * 1024 * 1024
         cpu = int(limits.get("cpu_s", int(float(limits["timeout_s"])) + 2))
         fsize = int(limits["file_size_mb"]) * 1024 * 1024
@@ -538,11 +1649,15 @@ class Worker:
         if cpu_hard == resource.RLIM_INFINITY or cpu_hard > cpu:
             resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
         _prctl(self.libc, PR_SET_NO_NEW_PRIVS, 1)
-        _prctl(self.libc, PR_SET_PDEATHSIG, signal.SIGKILL)
         if self.uid is not None:
             os.setgroups([])
             os.setresgid(self.uid, self.uid, self.uid)
             os.setresuid(self.uid, self.uid, self.uid)
+        elif self.ns is not None:
+            _drop_capabilities(self.libc)
+        workdir = command.get("workdir") or tempfile.mkdtemp(prefix="job-", dir="/tmp")
+        os.chdir(workdir)
+        os.umask(0o077)
         _prctl(self.libc, PR_SET_DUMPABLE, 1)  # the program's own /proc/self as usual
         os.environ.clear()
         os.environ.update(self.env)
@@ -551,6 +1666,66 @@ class Worker:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         for number in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD, signal.SIGUSR1):
             signal.signal(number, signal.SIG_DFL)
+        return dict(job)
+
+    def _private_mounts(self) -> None:
+        """The forker's own mount namespace, which its jobs share: private size-limited
+        tmpfs on /tmp, /var/tmp and /dev/shm (wiped after every job), with what the
+        interpreter needs there bound again. Programs have no capabilities: they cannot
+        change any of it."""
+        assert self.ns is not None
+        _check(self.libc, self.libc.unshare(CLONE_NEWNS), "unshare")
+        self.wiped = []
+        for target in PRIVATE_TMPFS:
+            if os.path.isdir(target) and not os.path.islink(target):
+                size = self.shm_mb if target == "/dev/shm" else self.tmp_mb
+                _mount(self.libc, "tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV,
+                       f"size={size}m,mode=1777")
+                self.wiped.append(target)
+        for path, fd in self.rebinds:
+            os.makedirs(path, exist_ok=True)
+            _mount(self.libc, f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
+            with contextlib.suppress(OSError):
+                _mount(self.libc, None, path, None,
+                       MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+            os.close(fd)
+        self.kept = {path for path, _ in self.rebinds}
+        self.kept |= {parent for path in self.kept for parent in _parents_of(path)}
+        self.rebinds = []
+
+    def _wipe_private_mounts(self) -> None:
+        """Everything the job left in the private tmpfs (its processes are gone)."""
+        for target in self.wiped:
+            with contextlib.suppress(OSError), os.scandir(target) as entries:
+                for entry in entries:
+                    if entry.path in self.kept:
+                        continue
+                    with contextlib.suppress(OSError):
+                        if entry.is_dir(follow_symlinks=False):
+                            _remove_tree(entry.path)
+                        else:
+                            os.unlink(entry.path)
+
+
+class _Run:
+    """One job's process while the worker supervises it."""
+
+    def __init__(self, pid: int, pidfd: int | None, proc_pid: int | None, started: float,
+                 timeout: float, limits: dict[str, Any]) -> None:
+        self.pid = pid
+        self.pidfd = pidfd
+        self.proc_pid = proc_pid  # its pid in our /proc
+        self.started = started
+        self.timeout = timeout
+        self.limits = limits
+        self.ended = started
+        self.next_check = started + MEMORY_CHECK_S
+        self.stopped: str | None = None  # "timeout", "memory", "pool", "lost"
+        self.wait_status = 0
+        self.cpu_s = 0.0
+        self.starved = False
+        self.init_pid: int | None = None
+        self.problem: str | None = None  # why the worker is not to be trusted after it
 
 
 class LibraryGate:
@@ -579,26 +1754,35 @@ class LibraryGate:
         raise ModuleNotFoundError(f"No module named {name!r}", name=name)
 
 
-def run_program(program: str, res_w: int, nonce_r: int) -> None:
-    """Run the program as ``__main__``; report how it ended, with the nonce, then exit."""
+# --------------------------------------------------------------------------- the program
+
+
+def run_program(program: str, res_w: int, nonce_r: int, calls: dict[str, Any] | None = None,
+                result_cap: int = DEFAULT_MAX_RESULT) -> None:
+    """Run the program as ``__main__``, then (call jobs) the calls; report how it ended, with
+    the nonce, then exit."""
     write, read, exit_now, getpid = os.write, os.read, os._exit, os.getpid
     dumps = json.dumps
     my_pid = getpid()
     sys.argv = ["<program>"]
     status, detail = "passed", ""
+    namespace: dict[str, Any] = {}
     try:
         code = compile(program, "<program>", "exec")
         import builtins
         import linecache
 
-        namespace = {"__name__": "__main__", "__builtins__": builtins}
-
+        namespace.update({"__name__": "__main__", "__builtins__": builtins})
         linecache.cache["<program>"] = (len(program), None, program.splitlines(True),
                                         "<program>")
         del linecache
         exec(code, namespace)
     except SystemExit as exc:
-        status, detail = "failed", f"exited before the end (SystemExit: {exc.code!r})"[:MAX_DETAIL]
+        try:
+            what = repr(exc.code)
+        except BaseException:
+            what = "?"
+        status, detail = "failed", _clean_text(f"exited before the end (SystemExit: {what})")
     except BaseException as exc:  # whatever the program raises is its verdict
         failed = isinstance(exc, AssertionError)
         status, detail = ("failed" if failed else "error"), _exception_line(exc)
@@ -610,39 +1794,110 @@ def run_program(program: str, res_w: int, nonce_r: int) -> None:
             traceback.print_exception(type(exc), exc, tb.tb_next if tb else None)
         except BaseException:
             pass
-    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
-        try:  # noqa: SIM105 - not contextlib: the program may have tampered with it
-            stream.flush()  # type: ignore[union-attr]
-        except BaseException:  # the program may have replaced or closed it
-            pass
-    if getpid() != my_pid:
-        exit_now(1)  # a forked copy of the program reached the end: not the job's process
-    try:
-        nonce = read(nonce_r, 64).decode("ascii", "replace")
-        report = dumps({"nonce": nonce, "pid": my_pid, "status": status, "detail": detail})
-        write(res_w, report.encode("utf-8"))
-    except BaseException:  # the program closed or replaced our pipes
-        exit_now(1)
-    exit_now(0)
 
-
-def _descendants(root: int) -> list[int]:
-    children: dict[int, list[int]] = {}
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
+    def finish(status: str, detail: str, records: list[str] | None) -> None:
+        for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+            try:  # noqa: SIM105 - not contextlib: the program may have tampered with it
+                stream.flush()  # type: ignore[union-attr]
+            except BaseException:  # the program may have replaced or closed it
+                pass
+        if getpid() != my_pid:
+            exit_now(1)  # a forked copy of the program reached the end: not the job's process
         try:
-            with open(f"/proc/{name}/stat", "rb") as handle:
-                fields = handle.read().rsplit(b")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        children.setdefault(int(fields[1]), []).append(int(name))
-    found, todo = [], [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
+            nonce = read(nonce_r, 64).decode("ascii", "replace")
+            body = b"" if records is None else ("[" + ",".join(records) + "]").encode("ascii")
+            header = {"nonce": nonce, "pid": my_pid, "status": status, "detail": detail}
+            if records is not None:
+                header["calls"] = len(body)
+            data = memoryview(dumps(header, ensure_ascii=True).encode("ascii") + b"\n" + body)
+            while data:
+                data = data[write(res_w, data):]
+        except BaseException:  # the program closed or replaced our pipes
+            exit_now(1)
+        exit_now(0)
+
+    records = None
+    if status == "passed" and calls is not None:
+        status, detail, records = _drive_calls(namespace, calls, result_cap, finish)
+    finish(status, detail, records)
+
+
+def _drive_calls(namespace: dict[str, Any], calls: dict[str, Any], result_cap: int,
+                 finish: Any) -> tuple[str, str, list[str] | None]:
+    """Call the functions the job names and encode what they return (see the docstring)."""
+    process_time, perf_counter, dumps = time.process_time, time.perf_counter, json.dumps
+    setitimer, prof = signal.setitimer, signal.ITIMER_PROF
+    try:
+        entries = wire_load(calls["inputs"])
+        if type(entries) is not list or not all(
+                type(e) is list and len(e) == 3 and type(e[0]) is str for e in entries):
+            raise ValueError("not a list of [name, args, kwargs]")
+        cpu_limits = calls.get("cpu_limits")
+        if cpu_limits is not None and len(cpu_limits) != len(entries):
+            raise ValueError("one CPU limit per call is needed")
+    except (ValueError, TypeError, KeyError) as exc:
+        return "error", f"sandbox: the call inputs do not decode ({exc})", None
+    records: list[str] = []
+    current: list[Any] = []  # [index, limit, cpu at start, wall at start] during a call
+
+    def record(kind: str, value: str, cpu: float, wall: float) -> str:
+        return f'{{"{kind}":{value},"cpu_s":{round(cpu, 6)!r},"wall_s":{round(wall, 6)!r}}}'
+
+    def over_limit(signum: int, frame: Any) -> None:
+        if not current:
+            return
+        index, limit, cpu0, wall0 = current
+        current.clear()
+        what = f"CPU limit of {limit:g}s reached"
+        timed_out = record("timeout", dumps(what), process_time() - cpu0,
+                           perf_counter() - wall0)
+        finish("timeout", f"input {index}: {what}", [*records, timed_out])
+
+    if cpu_limits is not None:
+        signal.signal(signal.SIGPROF, over_limit)
+    size = 2
+    for index, (name, raw_args, raw_kwargs) in enumerate(entries):
+        try:  # a fresh copy for every call: what one call mutates, the next never sees
+            args, kwargs = wire_value(raw_args), wire_value(raw_kwargs)
+            if type(args) is not list or type(kwargs) is not dict:
+                raise ValueError("args must be a list, kwargs a dict")
+        except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+            return "error", f"sandbox: the inputs of call {index} do not decode ({exc})", None
+        function = namespace.get(name)
+        if not callable(function):
+            records.append(f'{{"missing":{dumps(f"no function named {name}")}}}')
+            break
+        limit = float(cpu_limits[index]) if cpu_limits is not None else None
+        cpu0, wall0 = process_time(), perf_counter()
+        current[:] = [index, limit, cpu0, wall0]
+        raised = None
+        try:
+            if limit is not None:
+                setitimer(prof, max(limit, 0.001))
+            output = function(*args, **kwargs)
+        except BaseException as exc:  # the call's own outcome, whatever it is
+            raised = exc
+        finally:
+            if limit is not None:
+                setitimer(prof, 0)
+            current.clear()
+        cpu, wall = process_time() - cpu0, perf_counter() - wall0
+        if raised is not None:
+            records.append(record("raised", dumps(_exception_line(raised)), cpu, wall))
+            break
+        try:
+            text = wire_encode(output)
+        except Unencodable as exc:
+            records.append(record("bad", dumps(_clean_text(str(exc))), cpu, wall))
+            break
+        records.append(record("ok", text, cpu, wall))
+        size += len(records[-1]) + 1
+        if size > result_cap:
+            break  # over the cap: the worker says so
+    return "passed", "", records
+
+
+# --------------------------------------------------------------------------- main
 
 
 def connect_to_pool(argv: list[str]) -> int:
@@ -651,14 +1906,16 @@ def connect_to_pool(argv: list[str]) -> int:
     if len(argv) == 2 and argv[0] == "--fd":
         return int(argv[1])
     if len(argv) == 2 and argv[0] == "--connect":
-        import socket
-
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.connect(argv[1])
         return sock.detach()
     if argv == ["--stdio"]:
         return -1
     sys.exit("usage: worker.py --fd N | --connect PATH | --stdio")
+
+
+def _stop_on_sigterm(signum: int, frame: Any) -> None:
+    raise WorkerStop
 
 
 def main() -> None:
@@ -678,16 +1935,26 @@ def main() -> None:
     config = read_frame(proto_in)
     if config is None:
         return
-    worker = Worker(config, pool_fd=proto_in)
+    namespaces = None
+    if config.get("namespaces", True):
+        namespaces = enter_namespaces(sorted({proto_in, proto_out}))
+    # The pool's death signal (passed on by the waiter): stop the job's processes, then exit.
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    worker: Worker | None = None
     try:
-        write_frame(proto_out, {
+        worker = Worker(config, pool_fd=proto_in, namespaces=namespaces)
+        ready = {
             "ready": True,
             "pid": os.getpid(),
             "uid": os.getuid(),
             "python": sys.version.split()[0],
             "drops_to": worker.uid,
             "tmp_base": worker.tmp_base,
-        })
+            "isolation": worker.isolation,
+            "private_proc": bool(namespaces and namespaces.private_proc),
+            "userns_blocked": bool(namespaces and namespaces.userns_blocked),
+        }
+        write_frame(proto_out, ready)
         while True:
             job = read_frame(proto_in)
             if job is None:
@@ -696,8 +1963,15 @@ def main() -> None:
             if worker.pool_gone:
                 return  # nobody is listening any more: do not start another job
             write_frame(proto_out, result)
+    except WorkerStop:
+        return
+    except ForkerLost as exc:
+        # No answer: to the pool this worker died during the job, which is what it did.
+        sys.stderr.write(f"worker: {exc} (killed by a job?)\n")
+        return
     finally:
-        worker.close()
+        if worker is not None:
+            worker.close()
 
 
 if __name__ == "__main__":

@@ -8,12 +8,15 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from harness.records import Prompt
 from harness.sandbox.base import Limits
 from harness.sanitize import Extraction, extract_code, strip_reasoning
 from harness.tasks.options import NoOptions, OptionsModel, parse_options
+
+if TYPE_CHECKING:
+    from harness.tasks.judge import Checker
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,11 @@ class Task(ABC):
     def prediction(self, problem: Problem, completion: str) -> str:
         """The text compared with ``problem.references`` by reference scorers."""
         return completion
+
+    def checker(self, problem: Problem) -> Checker | None:
+        """How the problem is checked outside the candidate's process (tasks/judge.py);
+        None: by ``program``, inside it (a weaker guarantee, reported as such)."""
+        return None
 
     # -- chat mode -------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from harness.records import Prompt
 from harness.tasks.base import EVALUATOR_LIBRARIES, DatasetFile, Problem, Program, Task
 from harness.tasks.checking import strict_program
 from harness.tasks.data import locate, read_jsonl
+from harness.tasks.judge import Checker, ReplayChecker
 from harness.text import truncate_at_stop
 
 # The Codex paper's stop sequences: a new top-level statement ends the function.
@@ -65,6 +66,15 @@ class HumanEval(Task):
             solution = strict_program(solution, reference, [meta["entry_point"]])
         return Program(f"{solution}\n\n{meta['test']}\n\ncheck({meta['entry_point']})\n",
                        libraries=EVALUATOR_LIBRARIES)
+
+    def checker(self, problem: Problem) -> Checker:
+        meta = problem.metadata
+        checker = ReplayChecker(
+            reference_code=meta["prompt"] + problem.reference,
+            test=f"{meta['test']}\n\ncheck({meta['entry_point']})\n",
+            names=[meta["entry_point"]], strict=self.options.strict, prelude=meta["prompt"])
+        checker.libraries = EVALUATOR_LIBRARIES
+        return checker
 
     # Chat mode: the prompt (signature and docstring) under evalplus's instruction; the
     # answer keeps the prompt's imports and helpers (HumanEval/50's encode_shift) if needed.

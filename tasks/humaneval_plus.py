@@ -15,6 +15,7 @@ class HumanEvalPlus(PlusTask):
     name = "humaneval-plus"
     description = "HumanEval+ (EvalPlus): HumanEval with base + plus test inputs, outputs " \
                   "checked against the canonical solution's"
+    dataset = "humaneval"
     version = "0.1.10"
     stop_sequences = HUMANEVAL_STOP
 
@@ -32,7 +33,8 @@ class HumanEvalPlus(PlusTask):
             reference=record["canonical_solution"],
             references=(record["canonical_solution"],),
             metadata={"prompt": record["prompt"], "entry_point": record["entry_point"],
-                      "inputs": self.selected_inputs(record), "atol": record.get("atol") or 0,
+                      "inputs": self.selected_inputs(record), "segments": self.segments(record),
+                      "atol": record.get("atol") or 0,
                       "checker": checker,
                       "reference_code": record["prompt"] + record["canonical_solution"]},
         )

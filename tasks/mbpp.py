@@ -19,6 +19,7 @@ from harness.records import Prompt
 from harness.tasks.base import EVALUATOR_LIBRARIES, DatasetFile, Problem, Program, Task
 from harness.tasks.checking import strict_program
 from harness.tasks.data import locate, read_jsonl
+from harness.tasks.judge import Checker, ReplayChecker
 from harness.tasks.options import OptionsModel
 
 TEST_IDS = range(11, 511)
@@ -176,6 +177,17 @@ class MBPP(Task):
             solution = strict_program(solution, problem.reference, meta["entry_points"])
         parts = [*meta["imports"], solution, meta["setup"], *meta["tests"]]
         return Program("\n".join(p for p in parts if p) + "\n", libraries=EVALUATOR_LIBRARIES)
+
+    def checker(self, problem: Problem) -> Checker | None:
+        meta = problem.metadata
+        if meta["setup"].strip():
+            return None  # test_setup_code runs in the candidate's process (labelled)
+        imports = "\n".join(meta["imports"])
+        checker = ReplayChecker(reference_code=problem.reference, test="\n".join(meta["tests"]),
+                                names=meta["entry_points"], strict=self.options.strict,
+                                prelude=imports, module=imports)
+        checker.libraries = EVALUATOR_LIBRARIES
+        return checker
 
     def prediction(self, problem: Problem, completion: str) -> str:
         return completion

@@ -6,13 +6,15 @@ from typing import Any
 
 from harness.records import Prompt
 from harness.tasks.base import DatasetFile, Problem
+from harness.tasks.compare import MBPP_OUTPUT_NOT_NONE_TASKS, MBPP_OUTPUT_SET_EQ_TASKS
 from harness.tasks.data import locate, read_jsonl
 from harness.tasks.mbpp import MBPP, mbpp_number
 from harness.tasks.plus import PlusTask
 
-# Problems whose outputs EvalPlus compares specially (order-free, or match-object truthiness).
-SET_EQUAL = {"similar_elements", "find_char_long", "common_in_nested_lists", "extract_singly"}
-NOT_NONE = {"check_str", "text_match_three", "text_starta_endb"}
+# Problems whose outputs EvalPlus compares specially (order-free, or match-object truthiness),
+# for the in-process fallback; checking outside uses harness.tasks.compare directly.
+SET_EQUAL = set(MBPP_OUTPUT_SET_EQ_TASKS)
+NOT_NONE = set(MBPP_OUTPUT_NOT_NONE_TASKS)
 
 
 # MBPP+ stores tuples, sets and complex numbers as JSON lists and strings; these problems
@@ -65,6 +67,7 @@ def restore_input_types(number: int, inputs: list[Any]) -> list[Any]:
 class MBPPPlus(PlusTask):
     name = "mbpp-plus"
     description = "MBPP+ (EvalPlus): 378 MBPP problems with base + plus test inputs"
+    dataset = "mbpp"
     version = "0.2.0"
     stop_sequences = ("\nassert", "\nif __name__", "\nprint(", "\n```")
     scorers = ("codebleu", "bleu")
@@ -87,6 +90,7 @@ class MBPPPlus(PlusTask):
             reference=code,
             references=(code,),
             metadata={"entry_point": entry, "inputs": self.selected_inputs(record),  # typed
+                      "segments": self.segments(record),
                       "atol": record.get("atol") or 0, "checker": checker,
                       "reference_code": code},
         )

@@ -15,6 +15,7 @@ from pydantic import Field
 
 from harness.tasks.base import EVALUATOR_LIBRARIES, Problem, Program, Task
 from harness.tasks.checking import COMPARE_SOURCE, embed
+from harness.tasks.judge import Checker, OutputChecker
 from harness.tasks.options import OptionsModel
 
 # How a problem's outputs are compared: "eq" (default), "set" (order-free), "not_none"
@@ -73,6 +74,22 @@ class PlusTask(Task):
     def selected_inputs(self, record: dict[str, Any]) -> list[Any]:
         plus = record["plus_input"] if isinstance(record["plus_input"], list) else []
         return list(record["base_input"]) + (list(plus) if self.args.tests == "plus" else [])
+
+    def segments(self, record: dict[str, Any]) -> list[int]:
+        """Sizes of the input segments evalplus checks separately: base, then plus."""
+        plus = record["plus_input"] if isinstance(record["plus_input"], list) else []
+        return [len(record["base_input"]), *([len(plus)] if self.args.tests == "plus" else [])]
+
+    dataset: ClassVar[str]  # evalplus's name for the special oracles: humaneval or mbpp
+
+    def checker(self, problem: Problem) -> Checker:
+        meta = problem.metadata
+        checker = OutputChecker(dataset=self.dataset, reference_code=meta["reference_code"],
+                                entry_point=meta["entry_point"], inputs=meta["inputs"],
+                                atol=meta["atol"], strict=self.options.strict,
+                                segments=meta.get("segments", ()))
+        checker.libraries = EVALUATOR_LIBRARIES
+        return checker
 
     def program(self, problem: Problem, solution: str) -> Program:
         meta = problem.metadata

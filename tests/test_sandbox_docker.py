@@ -135,3 +135,75 @@ def test_no_container_survives_the_harness(image, how):
         proc.kill()
     proc.wait(timeout=60)
     assert wait_until_gone(label, 30) == [], f"containers left after {how}"
+
+
+def test_the_worker_socket_is_private(image):
+    import stat
+
+    from harness.sandbox.docker import DockerSandbox
+
+    sandbox = DockerSandbox(workers=1)
+    sandbox.resolve_image()
+    launch = sandbox.launch(0)
+    try:
+        assert launch.socket_path is not None and launch.secret and launch.verify_peer
+        socket_dir = os.path.dirname(launch.socket_path)
+        private = os.path.dirname(socket_dir)
+        assert stat.S_IMODE(os.stat(private).st_mode) == 0o700
+        assert os.stat(private).st_uid == os.geteuid()
+        assert not launch.socket_mode & 0o007  # nothing for others
+        assert stat.S_IMODE(os.stat(socket_dir).st_mode) & 0o007 == 0
+        assert launch.secret not in " ".join(launch.argv)  # given on stdin, never in argv
+        assert "--cidfile" in launch.argv and "-i" in launch.argv
+    finally:
+        sandbox.cleanup()
+    assert not os.path.exists(private)
+
+
+def test_an_impostor_cannot_answer_for_a_container(image, caplog):
+    """A process of this host (say, a program of a concurrent `--sandbox local` run) that
+    knows the socket and even the secret is refused; the container's worker gets in."""
+    import logging
+    import socket
+    import struct
+    import threading
+
+    from harness.sandbox.docker import DockerSandbox
+
+    sandbox = DockerSandbox(workers=1)
+    launches = []
+    real_launch = sandbox.launch
+    sandbox.launch = lambda slot: launches.append(real_launch(slot)) or launches[-1]
+    answers: list[bytes] = []
+
+    def impostor() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (
+                launches and os.path.exists(launches[0].socket_path)):
+            time.sleep(0.002)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as client:
+            while True:
+                try:
+                    client.connect(launches[0].socket_path)
+                    break
+                except ConnectionRefusedError:  # bound, not listening yet
+                    time.sleep(0.001)
+            body = json.dumps({"secret": launches[0].secret}).encode()
+            client.settimeout(60)
+            try:
+                client.sendall(struct.pack(">I", len(body)) + body)
+                answers.append(client.recv(1 << 16))
+            except (ConnectionResetError, BrokenPipeError):  # refused before all was read
+                answers.append(b"")
+
+    caplog.set_level(logging.WARNING, logger="harness.sandbox.transport")
+    thread = threading.Thread(target=impostor, daemon=True)
+    thread.start()
+    with sandbox:
+        # Once connected, nothing of the worker's private folder is left on the host.
+        assert not os.path.exists(os.path.dirname(os.path.dirname(launches[0].socket_path)))
+        outcomes = [o for _, o in sandbox.run([ExecJob("a", "assert 1 == 2", Limits())])]
+    thread.join(timeout=60)
+    assert answers == [b""]
+    assert "not a process in a container" in caplog.text
+    assert [o.status.value for o in outcomes] == ["failed"]  # the real worker's verdict

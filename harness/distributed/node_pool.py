@@ -29,15 +29,17 @@ from harness.sandbox import ExecJob, Outcome, Sandbox, open_sandbox
 
 log = logging.getLogger(__name__)
 
-# (tag, status, detail, duration_s, stdout, stderr): plain tuples pickle several times
-# faster than Outcome dataclasses, which matters at thousands of outcomes per second.
-Packed = tuple[int, str, str, float, str, str]
+# (tag, status, detail, duration_s, stdout, stderr, calls, cpu_s, starved, sandbox_fault):
+# plain tuples pickle several times faster than Outcome dataclasses, which matters at
+# thousands of outcomes per second.
+Packed = tuple[int, str, str, float, str, str, str | None, float, bool, bool]
 CLOSE_TIMEOUT_S = 60.0
 
 
 def pack(tag: int, outcome: Outcome) -> Packed:
     return (tag, outcome.status.value, outcome.detail, outcome.duration_s, outcome.stdout,
-            outcome.stderr)
+            outcome.stderr, outcome.calls, outcome.cpu_s, outcome.starved,
+            outcome.sandbox_fault)
 
 
 class NodePool:

@@ -14,7 +14,8 @@ Nodes that join during a run are taken in when they run the same sandbox.
 
 Verdicts are the local executor's: the nodes run the same sandbox code, the limits travel
 inside each job (calibrated through this same sandbox, i.e. on the cluster's nodes), and a
-timeout is re-run (``run_retrying``) like the local pool does, on whichever node is free.
+starved job's timeout is re-run (``run_retrying``) like the local pool does, on whichever
+node is free. Call jobs' outputs come back to the driver, which alone checks them.
 """
 
 from __future__ import annotations
@@ -318,17 +319,19 @@ class RaySandbox(Sandbox):
         self.answers += 1
         self.answered += len(batch)
         mine = stream.owned.setdefault(node.info.node_id, set())
-        for tag, status, detail, duration, stdout, stderr in batch:
+        for tag, status, detail, duration, stdout, stderr, calls, cpu, starved, fault in batch:
             if tag not in mine:
                 continue  # a job of an earlier, abandoned run
             mine.discard(tag)
             entry = stream.entries[tag]
-            if status == "timeout" and entry[1] > 0:
+            if status == "timeout" and starved and entry[1] > 0:
                 entry[1] -= 1
                 stream.pending.appendleft(tag)
                 continue
             del stream.entries[tag]
-            yield entry[0], Outcome(Status(status), detail, duration, stdout, stderr)
+            yield entry[0], Outcome(Status(status), detail, duration, stdout, stderr,
+                                    calls=calls, cpu_s=cpu, starved=starved,
+                                    sandbox_fault=fault)
 
     def _lose(self, stream: _Stream, node: _Node, reason: str) -> None:
         """The node is gone: its unreported jobs go back to the front of the queue."""

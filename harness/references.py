@@ -1,0 +1,152 @@
+"""Reference runs: each problem's reference solution, run once in its own sandboxed process,
+establishes what candidates are checked against outside their process (tasks/judge.py).
+
+Results are cached by content: the reference program, the calls, the sandbox's identity and
+the machine (the measured times set the time limits). The cache holds only what the
+reference's own job returned, written by trusted code; a run that was not healthy (not
+passed, implausible duration) is never stored.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import json
+import logging
+import math
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.sandbox import ExecJob, Outcome, Sandbox, Status
+from harness.sandbox.calibration import machine_fingerprint
+from harness.sandbox.values import decode_calls
+from harness.tasks.judge import REFERENCE_TIMEOUT_S, Checker, Expectation, reference_limits
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ReferenceRun:
+    status: str
+    detail: str
+    duration_s: float
+    calls: str | None
+
+    @property
+    def plausible(self) -> bool:
+        return (self.status == "passed" and self.calls is not None
+                and math.isfinite(self.duration_s) and 0 <= self.duration_s < REFERENCE_TIMEOUT_S)
+
+
+def reference_key(job: ExecJob, identity: str) -> str:
+    assert job.calls is not None
+    material = json.dumps([FORMAT_VERSION, job.program, job.calls.wire_inputs, job.libraries,
+                           identity, machine_fingerprint()], sort_keys=True)
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+
+def _read(path: Path) -> ReferenceRun | None:
+    try:
+        with gzip.open(path, "rt", encoding="ascii") as handle:
+            data = json.load(handle)
+        run = ReferenceRun(str(data["status"]), str(data["detail"]), float(data["duration_s"]),
+                           str(data["calls"]))
+    except (OSError, ValueError, KeyError, TypeError, EOFError):
+        return None
+    return run if run.plausible else None
+
+
+def _write(path: Path, run: ReferenceRun) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".ref-")
+    try:
+        with os.fdopen(fd, "wb") as raw, gzip.open(raw, "wt", encoding="ascii",
+                                                    compresslevel=3) as handle:
+            json.dump({"status": run.status, "detail": run.detail,
+                       "duration_s": run.duration_s, "calls": run.calls}, handle,
+                      ensure_ascii=True)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def reference_jobs(checkers: Mapping[str, Checker]) -> dict[str, ExecJob]:
+    jobs = {}
+    for key, checker in checkers.items():
+        program, calls = checker.reference()
+        jobs[key] = ExecJob(f"reference:{key}", program, reference_limits(), checker.libraries,
+                            calls=calls)
+    return jobs
+
+
+def run_references(
+    checkers: Mapping[str, Checker],
+    sandbox: Sandbox,
+    cache_dir: Path,
+    progress: Callable[[int], AbstractContextManager[Any]] | None = None,
+) -> dict[str, Expectation | None]:
+    """key -> the problem's expectation, or None where it must be checked in-process."""
+    identity = sandbox.identity()
+    jobs = reference_jobs(checkers)
+    runs: dict[str, ReferenceRun] = {}
+    paths = {key: cache_dir / f"{reference_key(job, identity)}.json.gz"
+             for key, job in jobs.items()}
+    for key, path in paths.items():
+        cached = _read(path) if path.exists() else None
+        if cached is not None:
+            runs[key] = cached
+    missing = [job for key, job in jobs.items() if key not in runs]
+    if missing:
+        log.info("running %d reference solutions in the %s sandbox", len(missing), sandbox.name)
+        by_id = {job.job_id: key for key, job in jobs.items()}
+
+        def measure(on_done: Callable[[], None]) -> None:
+            for job, outcome in sandbox.run(missing):
+                on_done()
+                key = by_id[job.job_id]
+                runs[key] = _from_outcome(outcome)
+                if runs[key].plausible:
+                    _write(paths[key], runs[key])
+                else:
+                    log.warning("reference solution of %s did not run cleanly in the %s "
+                                "sandbox (%s %s): checked in-process", key, sandbox.name,
+                                outcome.status.value, outcome.detail[:200])
+
+        if progress is None:
+            measure(lambda: None)
+        else:
+            with progress(len(missing)) as bar:
+                measure(lambda: bar.update(1))
+        # Fresh workers for the candidates: nothing of the reference runs (their programs,
+        # their outputs) may remain in the memory that candidates' processes are forked from.
+        sandbox.close()
+        sandbox.start()
+    return {key: expectation(checkers[key], runs[key]) for key in checkers}
+
+
+def _from_outcome(outcome: Outcome) -> ReferenceRun:
+    status = outcome.status.value
+    if outcome.sandbox_fault:
+        status = Status.ERROR.value
+    return ReferenceRun(status, outcome.detail, float(outcome.duration_s), outcome.calls)
+
+
+def expectation(checker: Checker, run: ReferenceRun) -> Expectation | None:
+    if not run.plausible or run.calls is None:
+        return None
+    try:
+        results = decode_calls(run.calls)
+    except ValueError as exc:
+        log.warning("reference outputs not decodable (%s): checked in-process", exc)
+        return None
+    return checker.expect(results, run.duration_s)

@@ -1,0 +1,477 @@
+"""The restricted, type-preserving wire format of values that cross the sandbox boundary.
+
+Call jobs send a candidate its inputs in this format and get its outputs back in it; the
+verdict is then made by trusted code comparing decoded values. Nothing is pickled, nothing is
+evaluated: the format is JSON in which every JSON object is a tag, so there is no ambiguity.
+
+=======================================  ==================================================
+Python                                   wire
+=======================================  ==================================================
+None, bool, str                          null, true/false, "..." (ASCII, ``\\u`` escapes)
+int (exact type, at most 4300 digits)    JSON integer
+float, finite                            JSON number with '.' or 'e' (``repr``)
+float nan / inf / -inf                   {"f": "nan"} / {"f": "inf"} / {"f": "-inf"}
+complex                                  {"c": [real, imag]} (each a wire float)
+list                                     [ ... ]
+tuple                                    {"t": [ ... ]}
+dict                                     {"d": [[key, value], ...]} (insertion order)
+set / frozenset                          {"s": [ ... ]} / {"fs": [ ... ]}
+bytes                                    {"b": "<base64>"}
+subclass of one of these, numpy scalar   {"x": "module.QualName", "v": <wire of its base value>}
+=======================================  ==================================================
+
+Anything else, a cycle, nesting deeper than 100 containers or an int of more than 4300
+digits cannot be encoded. The encoder that runs inside the sandbox is a copy of this one in
+``sandbox/worker.py`` (standard library only, one file); tests check that both agree.
+
+Decoding is strict: bare ``NaN``/``Infinity``, numbers that overflow to infinity, duplicate
+keys, unknown or malformed tags, unhashable set elements or dict keys, too deep nesting and
+over-long ints all raise ``ValueError`` with the reason. An ``x`` value decodes to a
+``Foreign`` value: a subclass of its base type defined here, with ``type_name`` naming the
+type it stood for, so that ``==`` compares the value while ``type(out) is float`` is False (as
+for an ``np.float64`` in evalplus). A ``numpy.bool_`` decodes to a ``ForeignInt`` 0 or 1.
+
+This module must not import numpy (the harness does not need it to read outputs).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+MAX_DEPTH = 100  # containers inside containers
+MAX_INT_DIGITS = 4300  # as CPython's default int_max_str_digits
+_INT_LIMIT = 10**MAX_INT_DIGITS
+# Names, not objects: each NaN is made anew, so that two decoded NaNs are never one object
+# (``[nan] == [nan]`` is True in CPython when both lists hold the same NaN).
+_SPECIAL_FLOATS = {"nan": "nan", "inf": "inf", "-inf": "-inf"}
+_TAGS = frozenset({"f", "c", "t", "d", "s", "fs", "b"})
+CallKind = Literal["ok", "raised", "timeout", "bad", "missing"]
+_KINDS: frozenset[str] = frozenset({"ok", "raised", "timeout", "bad", "missing"})
+
+
+# --------------------------------------------------------------------------- Foreign values
+
+
+class Foreign:
+    """Mixin of the values that stood for another type in the sandbox (``type_name``)."""
+
+    type_name: str
+
+
+class ForeignInt(int, Foreign):
+    def __new__(cls, value: int, type_name: str) -> ForeignInt:
+        made = super().__new__(cls, value)
+        made.type_name = type_name
+        return made
+
+    def __repr__(self) -> str:
+        return f"{self.type_name}({int.__repr__(self)})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (int(self), self.type_name))
+
+
+class ForeignFloat(float, Foreign):
+    def __new__(cls, value: float, type_name: str) -> ForeignFloat:
+        made = super().__new__(cls, value)
+        made.type_name = type_name
+        return made
+
+    def __repr__(self) -> str:
+        return f"{self.type_name}({float.__repr__(self)})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (float(self), self.type_name))
+
+
+class ForeignComplex(complex, Foreign):
+    def __new__(cls, value: complex, type_name: str) -> ForeignComplex:
+        made = super().__new__(cls, value)
+        made.type_name = type_name
+        return made
+
+    def __repr__(self) -> str:
+        return f"{self.type_name}({complex.__repr__(self)})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (complex(self), self.type_name))
+
+
+class ForeignStr(str, Foreign):
+    def __new__(cls, value: str, type_name: str) -> ForeignStr:
+        made = super().__new__(cls, value)
+        made.type_name = type_name
+        return made
+
+    def __repr__(self) -> str:
+        return f"{self.type_name}({str.__repr__(self)})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (str(self), self.type_name))
+
+
+class ForeignBytes(bytes, Foreign):
+    def __new__(cls, value: bytes, type_name: str) -> ForeignBytes:
+        made = super().__new__(cls, value)
+        made.type_name = type_name
+        return made
+
+    def __repr__(self) -> str:
+        return f"{self.type_name}({bytes.__repr__(self)})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (bytes(self), self.type_name))
+
+
+class ForeignTuple(tuple, Foreign):
+    def __new__(cls, value: tuple[Any, ...], type_name: str) -> ForeignTuple:
+        made = super().__new__(cls, value)
+        made.type_name = type_name
+        return made
+
+    def __repr__(self) -> str:
+        return f"{self.type_name}({tuple.__repr__(self)})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (tuple(self), self.type_name))
+
+
+class ForeignFrozenSet(frozenset, Foreign):
+    def __new__(cls, value: frozenset[Any], type_name: str) -> ForeignFrozenSet:
+        made = super().__new__(cls, value)
+        made.type_name = type_name
+        return made
+
+    def __repr__(self) -> str:
+        return f"{self.type_name}({frozenset.__repr__(self)})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (frozenset(self), self.type_name))
+
+
+class ForeignList(list, Foreign):
+    def __init__(self, value: list[Any], type_name: str) -> None:
+        super().__init__(value)
+        self.type_name = type_name
+
+    def __repr__(self) -> str:
+        return f"{self.type_name}({list.__repr__(self)})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (list(self), self.type_name))
+
+
+class ForeignDict(dict, Foreign):
+    def __init__(self, value: dict[Any, Any], type_name: str) -> None:
+        super().__init__(value)
+        self.type_name = type_name
+
+    def __repr__(self) -> str:
+        return f"{self.type_name}({dict.__repr__(self)})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (dict(self), self.type_name))
+
+
+class ForeignSet(set, Foreign):
+    def __init__(self, value: set[Any], type_name: str) -> None:
+        super().__init__(value)
+        self.type_name = type_name
+
+    def __repr__(self) -> str:
+        return f"{self.type_name}({set.__repr__(self)})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (set(self), self.type_name))
+
+
+_FOREIGN: dict[type, type] = {
+    int: ForeignInt, float: ForeignFloat, complex: ForeignComplex, str: ForeignStr,
+    bytes: ForeignBytes, tuple: ForeignTuple, frozenset: ForeignFrozenSet, list: ForeignList,
+    dict: ForeignDict, set: ForeignSet,
+}
+
+
+def foreign(value: Any, type_name: str) -> Any:
+    """``value`` (of an exact base type) as the Foreign value standing for ``type_name``."""
+    if type(value) is bool:  # bool cannot be subclassed: numpy.bool_ and friends
+        value = int(value)
+    cls = _FOREIGN.get(type(value))
+    if cls is None:
+        raise ValueError(f"a {type(value).__name__} cannot stand for {type_name}")
+    return cls(value, type_name)
+
+
+# --------------------------------------------------------------------------- encoding
+
+
+def encode(value: Any) -> str:
+    """The wire text of ``value`` (trusted values, e.g. inputs); ``ValueError`` if it cannot
+    be encoded. Foreign values keep the type they stand for."""
+    return json.dumps(_to_wire(value, 0, set()), ensure_ascii=True, allow_nan=False,
+                      separators=(",", ":"))
+
+
+def encode_calls(calls: Sequence[tuple[str, Sequence[Any], Mapping[str, Any]]]) -> str:
+    """Wire inputs of a call job (``Calls.wire_inputs``): ``[name, args, kwargs]`` per call."""
+    return encode([[name, list(args), dict(kwargs)] for name, args, kwargs in calls])
+
+
+def _float_wire(value: float) -> Any:
+    if math.isfinite(value):
+        return value
+    return {"f": "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")}
+
+
+def _to_wire(value: Any, depth: int, active: set[int]) -> Any:
+    kind = type(value)
+    if value is None or kind is bool or kind is str:
+        return value
+    if kind is int:
+        if not -_INT_LIMIT < value < _INT_LIMIT:
+            raise ValueError(f"an int with more than {MAX_INT_DIGITS} digits")
+        return value
+    if kind is float:
+        return _float_wire(value)
+    if kind is complex:
+        return {"c": [_float_wire(value.real), _float_wire(value.imag)]}
+    if kind is bytes:
+        return {"b": base64.b64encode(value).decode("ascii")}
+    if isinstance(value, Foreign):
+        base = _FOREIGN_BASE[kind](value)
+        return {"x": value.type_name, "v": _to_wire(base, depth, active)}
+    if kind not in (list, tuple, dict, set, frozenset):
+        module = getattr(kind, "__module__", "")
+        if module == "numpy" and getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+            return {"x": f"numpy.{kind.__name__}", "v": _to_wire(value.item(), depth, active)}
+        raise ValueError(f"unsupported type {module}.{kind.__qualname__}")
+    if depth >= MAX_DEPTH:
+        raise ValueError(f"nesting deeper than {MAX_DEPTH}")
+    if id(value) in active:
+        raise ValueError(f"a cycle through a {kind.__name__}")
+    active.add(id(value))
+    try:
+        if kind is list:
+            return [_to_wire(item, depth + 1, active) for item in value]
+        if kind is tuple:
+            return {"t": [_to_wire(item, depth + 1, active) for item in value]}
+        if kind is dict:
+            return {"d": [[_to_wire(k, depth + 1, active), _to_wire(v, depth + 1, active)]
+                          for k, v in value.items()]}
+        tag = "s" if kind is set else "fs"
+        return {tag: [_to_wire(item, depth + 1, active) for item in value]}
+    finally:
+        active.discard(id(value))
+
+
+_FOREIGN_BASE: dict[type, Any] = {
+    ForeignInt: int, ForeignFloat: float, ForeignComplex: complex, ForeignStr: str,
+    ForeignBytes: bytes, ForeignTuple: tuple, ForeignFrozenSet: frozenset, ForeignList: list,
+    ForeignDict: dict, ForeignSet: set,
+}
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"bare {name} is not allowed (use {{\"f\": ...}})")
+
+
+def _parse_int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise ValueError(f"an int with more than {MAX_INT_DIGITS} digits")
+    return int(text)
+
+
+def _parse_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:40]} is out of range")
+    return value
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    made = dict(pairs)
+    if len(made) != len(pairs):
+        raise ValueError("a JSON object with duplicate keys")
+    return made
+
+
+def _load(text: str | bytes) -> Any:
+    try:
+        return json.loads(text, parse_constant=_reject_constant, parse_int=_parse_int,
+                          parse_float=_parse_float, object_pairs_hook=_unique_keys)
+    except RecursionError:
+        raise ValueError("nesting too deep") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"not UTF-8 text ({exc.reason})") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not JSON: {exc.msg} at offset {exc.pos}") from None
+
+
+def decode(text: str | bytes) -> Any:
+    """The value of wire ``text``; ``ValueError`` (with the reason) for anything malformed."""
+    return _from_wire(_load(text), 0)
+
+
+def _float_from_wire(node: Any) -> float:
+    kind = type(node)
+    if kind is float:
+        return float(node)
+    if kind is dict and set(node) == {"f"}:
+        special = _SPECIAL_FLOATS.get(node["f"]) if isinstance(node["f"], str) else None
+        if special is None:
+            raise ValueError(f"unknown special float {str(node['f'])[:20]!r}")
+        return float(special)
+    raise ValueError(f"expected a float, got {_describe(node)}")
+
+
+def _items(node: Any, tag: str, depth: int) -> list[Any]:
+    if type(node) is not list:
+        raise ValueError(f"{{{tag!r}: ...}} needs a list, got {_describe(node)}")
+    return [_from_wire(item, depth + 1) for item in node]
+
+
+def _from_wire(node: Any, depth: int) -> Any:
+    kind = type(node)
+    if node is None or kind is bool or kind is int or kind is float or kind is str:
+        return node
+    if depth >= MAX_DEPTH:
+        raise ValueError(f"nesting deeper than {MAX_DEPTH}")
+    if kind is list:
+        return [_from_wire(item, depth + 1) for item in node]
+    if kind is not dict:  # cannot happen with json.loads; kept for robustness
+        raise ValueError(f"unexpected {_describe(node)}")
+    keys = set(node)
+    if keys == {"x", "v"}:
+        name = node["x"]
+        if type(name) is not str or not name or len(name) > 1000:
+            raise ValueError("a foreign value needs a type name")
+        inner = node["v"]
+        if type(inner) is dict and "x" in inner:
+            raise ValueError("a foreign value inside a foreign value")
+        base = _from_wire(inner, depth)
+        if base is None:
+            raise ValueError(f"{name[:100]} stands for None")
+        return foreign(base, name)
+    if len(keys) != 1 or not keys <= _TAGS:
+        raise ValueError(f"unknown tag {sorted(keys)[:3]!r}")
+    (tag, body), = node.items()
+    if tag == "f":
+        return _float_from_wire(node)
+    if tag == "c":
+        if type(body) is not list or len(body) != 2:
+            raise ValueError("{'c': ...} needs [real, imag]")
+        return complex(_float_from_wire(body[0]), _float_from_wire(body[1]))
+    if tag == "b":
+        if type(body) is not str:
+            raise ValueError("{'b': ...} needs base64 text")
+        try:
+            return base64.b64decode(body.encode("ascii"), validate=True)
+        except (binascii.Error, UnicodeEncodeError):
+            raise ValueError("{'b': ...} holds invalid base64") from None
+    if tag == "t":
+        return tuple(_items(body, tag, depth))
+    if tag == "d":
+        if type(body) is not list:
+            raise ValueError(f"{{'d': ...}} needs a list, got {_describe(body)}")
+        made: dict[Any, Any] = {}
+        for pair in body:
+            if type(pair) is not list or len(pair) != 2:
+                raise ValueError("{'d': ...} needs [key, value] pairs")
+            key = _from_wire(pair[0], depth + 1)
+            try:
+                if key in made:
+                    raise ValueError(f"duplicate dict key {_short(key)}")
+                made[key] = _from_wire(pair[1], depth + 1)
+            except TypeError:
+                raise ValueError(f"unhashable dict key ({type(key).__name__})") from None
+        return made
+    items = _items(body, tag, depth)
+    try:
+        made_set = set(items) if tag == "s" else frozenset(items)
+    except TypeError as exc:
+        raise ValueError(f"unhashable set element ({exc})") from None
+    if len(made_set) != len(items) and not any(_has_nan(item) for item in items):
+        raise ValueError("duplicate set elements")
+    return made_set
+
+
+def _has_nan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)
+
+
+def _describe(node: Any) -> str:
+    names: dict[type, str] = {dict: "an object", list: "a list", str: "a string"}
+    return names.get(type(node), repr(node)[:40])
+
+
+def _short(value: Any) -> str:
+    return repr(value)[:60]
+
+
+# --------------------------------------------------------------------------- call records
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """What one call of a call job did (decoded by trusted code)."""
+
+    kind: CallKind
+    value: Any = None  # the decoded output ("ok")
+    detail: str = ""  # exception line, limit, or why the output was not encodable
+    cpu_s: float = 0.0
+    wall_s: float = 0.0
+
+
+def _seconds(record: dict[str, Any], key: str) -> float:
+    value = record.get(key, 0.0)
+    if type(value) not in (int, float) or not 0 <= value < 1e9:
+        raise ValueError(f"{key} is not a duration: {value!r:.40}")
+    return float(value)
+
+
+def decode_calls(text: str | bytes) -> list[CallResult]:
+    """The per-call records a call job returned (``Outcome.calls``), strictly checked: every
+    record but the last is "ok"; anything malformed raises ``ValueError``."""
+    records = _load(text)
+    if type(records) is not list:
+        raise ValueError("the call records are not a list")
+    results: list[CallResult] = []
+    for index, record in enumerate(records):
+        if results and results[-1].kind != "ok":
+            raise ValueError(f"record {index} follows a {results[-1].kind!r} record")
+        if type(record) is not dict:
+            raise ValueError(f"record {index} is not an object")
+        kinds = set(record) & _KINDS
+        extra = set(record) - _KINDS - {"cpu_s", "wall_s"}
+        if len(kinds) != 1 or extra:
+            raise ValueError(f"record {index} has keys {sorted(record)[:5]!r}")
+        kind = kinds.pop()
+        cpu_s, wall_s = _seconds(record, "cpu_s"), _seconds(record, "wall_s")
+        body = record[kind]
+        if kind == "ok":
+            try:
+                value = _from_wire(body, 0)
+            except ValueError as exc:
+                raise ValueError(f"record {index}: {exc}") from None
+            results.append(CallResult("ok", value, "", cpu_s, wall_s))
+        else:
+            if type(body) is not str:
+                raise ValueError(f"record {index}: {kind} needs a text")
+            results.append(CallResult(kind, None, body, cpu_s, wall_s))
+    return results
+
+
+__all__ = [
+    "MAX_DEPTH", "MAX_INT_DIGITS", "CallResult", "Foreign", "ForeignBytes", "ForeignComplex",
+    "ForeignDict", "ForeignFloat", "ForeignFrozenSet", "ForeignInt", "ForeignList", "ForeignSet",
+    "ForeignStr", "ForeignTuple", "decode", "decode_calls", "encode", "encode_calls", "foreign",
+]

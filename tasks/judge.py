@@ -1,0 +1,373 @@
+"""Checking outside the candidate's process.
+
+The sandbox runs the candidate's code and then calls its functions with the test inputs
+(``harness.sandbox.base.Calls``); it returns only their outputs, in a restricted encoding
+(``harness.sandbox.values``). The verdict is made here, in trusted code, from those decoded
+outputs: nothing the program does inside its process (patched builtins, trace hooks, forged
+reports, always-equal objects) can reach the comparison, and the sandbox holds neither the
+expected outputs nor the reference solution.
+
+Expected behaviour comes from the reference solution, run once per problem in its own
+sandboxed process. Two checkers:
+
+* :class:`OutputChecker` (HumanEval+, MBPP+): the reference's outputs on the dataset's inputs
+  are the expected outputs, compared with evalplus's rules (``harness.tasks.compare``);
+  per-input CPU limits follow evalplus: max(1 s, 4 x the reference's time on that input).
+* :class:`ReplayChecker` (HumanEval, MBPP: tests written as code): the reference run records
+  which calls the test code makes; the candidate is called the same way; then the test code
+  itself runs here, with the function under test replaced by a replay of the candidate's
+  recorded outputs. Root finding, encode/decode round trips and ``math.isclose`` asserts
+  keep their exact semantics, because the dataset's own test code is the oracle.
+
+A problem whose reference run cannot be recorded (arguments or outputs outside the encoding,
+tests that need the candidate's other definitions, test setup code) is checked the old way,
+inside the candidate's process, and labelled so (``CHECK_IN_PROCESS``).
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import hashlib
+import io
+import itertools
+import random
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from types import CodeType
+from typing import Any
+
+from harness.sandbox.base import Calls, Limits
+from harness.sandbox.values import CallResult, encode
+from harness.tasks.compare import (
+    MBPP_OUTPUT_NOT_NONE_TASKS,
+    PlusChecker,
+    per_input_limits,
+    total_timeout,
+    type_mismatch,
+)
+
+CHECK_OUTSIDE = "outside"  # verdicts made by trusted code from the outputs only
+CHECK_IN_PROCESS = "in-process"  # the test runs inside the candidate's process (weaker)
+
+# The reference run's own limit (generous: it is trusted and runs once per problem).
+REFERENCE_TIMEOUT_S = 300.0
+# Tests that draw random inputs without a seed (HumanEval/38, /50, /53) draw the same ones in
+# the recording and in the replay.
+TEST_SEED = 1234
+RECORD_FUNCTION = "_harness_record"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: str  # passed, failed, error or timeout
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What a problem's reference run established, and what a candidate is checked against."""
+
+    calls: tuple[tuple[str, list[Any], dict[str, Any]], ...]  # (function, args, kwargs)
+    wire_calls: str  # the same, encoded: what the sandbox receives
+    outputs: tuple[Any, ...]  # the reference's output for each call
+    cpu_limits: tuple[float, ...] | None  # per call (None: only the program's limit)
+    reference_s: float  # the reference run's duration (program limits are calibrated on it)
+    timeout_s: float | None = None  # the whole program's wall-clock limit, where fixed
+
+    @property
+    def digest(self) -> str:
+        """Identifies the check: part of the execution cache key of candidate jobs."""
+        material = encode([self.wire_calls, list(self.outputs), self.cpu_limits])
+        return hashlib.sha256(material.encode("ascii")).hexdigest()
+
+
+class Checker(ABC):
+    """How one problem's candidates are checked outside their process."""
+
+    # The installed third-party libraries the programs may import (None: all of them).
+    libraries: tuple[str, ...] | None = None
+
+    @abstractmethod
+    def reference(self) -> tuple[str, Calls]:
+        """The reference program and the calls whose results establish the expectation."""
+
+    @abstractmethod
+    def expect(self, results: list[CallResult], duration_s: float) -> Expectation | None:
+        """The expectation from the reference run's results (None: cannot check outside)."""
+
+    @abstractmethod
+    def candidate(self, solution: str) -> str:
+        """The program the candidate runs as (its module; no tests)."""
+
+    @abstractmethod
+    def judge(self, expectation: Expectation, results: list[CallResult]) -> Verdict:
+        """The verdict on a candidate whose program and calls ran to their end."""
+
+
+def call_job(expectation: Expectation) -> Calls:
+    return Calls(wire_inputs=expectation.wire_calls, cpu_limits=expectation.cpu_limits)
+
+
+def failure(index: int, result: CallResult) -> Verdict | None:
+    """The verdict a non-ok call result forces on its own (None for ok results)."""
+    where = f"input {index}"
+    if result.kind == "ok":
+        return None
+    if result.kind == "timeout":
+        return Verdict("timeout", f"{where}: {result.detail}")
+    if result.kind == "raised":
+        status = "failed" if result.detail.startswith("AssertionError") else "error"
+        return Verdict(status, result.detail)
+    return Verdict("failed", f"{where}: {result.detail}")
+
+
+# ----------------------------------------------------------------------- output checking
+
+NOT_NONE_FUNCTION = "_harness_not_none"
+NOT_NONE_WRAPPER = """
+
+def {name}(*args):
+    out = {entry}(*args)
+    return out if type(out) is bool else out is not None
+"""
+
+
+class OutputChecker(Checker):
+    """evalplus's checking: each input's output against the reference's (HumanEval+, MBPP+)."""
+
+    def __init__(self, *, dataset: str, reference_code: str, entry_point: str,
+                 inputs: Sequence[Sequence[Any]], atol: float, strict: bool,
+                 segments: Sequence[int] = ()) -> None:
+        self.dataset = dataset
+        # evalplus checks the base and the plus inputs as separate segments, each starting
+        # from the task's atol (its loop keeps a raised atol for the rest of a segment).
+        self.segment_starts = {sum(segments[:i]) for i in range(len(segments))} | {0}
+        self.entry_point = entry_point
+        called = entry_point
+        self.wrapper = ""
+        if dataset == "mbpp" and entry_point in MBPP_OUTPUT_NOT_NONE_TASKS:
+            # Their outputs (re.Match) cannot leave the sandbox; evalplus compares only
+            # whether they are None, so that is what the program returns.
+            called = NOT_NONE_FUNCTION
+            self.wrapper = NOT_NONE_WRAPPER.format(name=called, entry=entry_point)
+        self.reference_code = reference_code + self.wrapper
+        self.calls: tuple[tuple[str, list[Any], dict[str, Any]], ...] = tuple(
+            (called, list(args), {}) for args in inputs)
+        self.atol = atol
+        self.strict = strict
+        self.wire_calls = encode([list(call) for call in self.calls])
+
+    def reference(self) -> tuple[str, Calls]:
+        return self.reference_code, Calls(wire_inputs=self.wire_calls)
+
+    def expect(self, results: list[CallResult], duration_s: float) -> Expectation | None:
+        if len(results) != len(self.calls) or any(r.kind != "ok" for r in results):
+            return None
+        limits = per_input_limits([r.cpu_s for r in results])
+        starts = [*sorted(self.segment_starts), len(limits)]
+        # evalplus's per-segment limit, min(60 s, sum of the per-input limits) + slack.
+        timeout = sum(total_timeout(limits[a:b]) for a, b in itertools.pairwise(starts) if b > a)
+        return Expectation(
+            calls=self.calls, wire_calls=self.wire_calls,
+            outputs=tuple(r.value for r in results), cpu_limits=tuple(limits),
+            reference_s=duration_s, timeout_s=round(timeout, 3))
+
+    def candidate(self, solution: str) -> str:
+        return solution + self.wrapper
+
+    def judge(self, expectation: Expectation, results: list[CallResult]) -> Verdict:
+        checker = PlusChecker(self.dataset, self.entry_point, self.atol, self.strict)
+        for index, (call, expected) in enumerate(
+                zip(expectation.calls, expectation.outputs, strict=True)):
+            if index in self.segment_starts:
+                checker = PlusChecker(self.dataset, self.entry_point, self.atol, self.strict)
+            if index >= len(results):
+                return Verdict("failed", f"input {index}: no output")
+            result = results[index]
+            forced = failure(index, result)
+            if forced is not None:
+                return forced
+            reason = checker.check(call[1], result.value, expected)
+            if reason is not None:
+                return Verdict("failed", f"input {index}: {reason}")
+        return Verdict("passed")
+
+
+# ----------------------------------------------------------------------- replayed tests
+
+RECORDER = '''
+
+def {record}():
+    import copy as _copy
+    import random as _random
+    _calls, _outputs = [], []
+    _namespace = dict(globals())
+
+    def _recorder(name, function):
+        def call(*args, **kwargs):
+            _calls.append([name, list(_copy.deepcopy(args)), _copy.deepcopy(kwargs)])
+            result = function(*args, **kwargs)
+            _outputs.append(_copy.deepcopy(result))
+            return result
+        return call
+
+    for _name in {names!r}:
+        _namespace[_name] = _recorder(_name, _namespace[_name])
+    _random.seed({seed})
+    exec(compile({test!r}, "<test>", "exec"), _namespace)
+    return [_calls, _outputs]
+'''
+
+
+class ReplayMismatch(Exception):
+    """The test code asked for a call the recording does not have (nondeterministic test)."""
+
+
+class CandidateFailed(Exception):
+    """A replayed call whose output could not be used (not encodable, function missing)."""
+
+
+def raised_exception(detail: str) -> BaseException:
+    """The candidate's exception, re-created from its ``Type: message`` line: a builtin type
+    where it is one, so that a test catching e.g. ValueError behaves as it did in-process."""
+    name, _, message = detail.partition(":")
+    kind = getattr(builtins, name.strip(), None)
+    if isinstance(kind, type) and issubclass(kind, Exception):
+        with contextlib.suppress(Exception):
+            return kind(message.strip())
+    return RuntimeError(detail)
+
+
+class Replay:
+    """Stands in for the functions under test while the test code runs in trusted code."""
+
+    def __init__(self, expectation: Expectation, results: list[CallResult],
+                 strict: bool) -> None:
+        self.expectation = expectation
+        self.results = results
+        self.strict = strict
+        self.position = 0
+
+    def function(self, name: str) -> Any:
+        def replayed(*args: Any, **kwargs: Any) -> Any:
+            return self.call(name, list(args), kwargs)
+
+        replayed.__name__ = name
+        return replayed
+
+    def call(self, name: str, args: list[Any], kwargs: dict[str, Any]) -> Any:
+        index = self.position
+        calls = self.expectation.calls
+        if (index >= len(calls) or calls[index][0] != name
+                or encode([args, kwargs]) != encode([calls[index][1], calls[index][2]])):
+            raise ReplayMismatch(f"call {index} of {name} was not recorded")
+        self.position += 1
+        if index >= len(self.results):
+            raise CandidateFailed(f"input {index}: no output")
+        result = self.results[index]
+        if result.kind == "raised":
+            raise raised_exception(result.detail)
+        if result.kind != "ok":
+            raise CandidateFailed(f"input {index}: {result.detail}")
+        if self.strict:
+            mismatch = type_mismatch(result.value, self.expectation.outputs[index])
+            if mismatch is not None:
+                raise AssertionError(f"input {index}: type mismatch: {mismatch}")
+        return result.value
+
+
+class ReplayChecker(Checker):
+    """The dataset's test code as the oracle, run here on the candidate's recorded outputs.
+
+    ``module``: the code the candidate's solution is appended to in the sandbox (MBPP's test
+    imports); ``prelude``: what the test code may use besides the functions under test
+    (HumanEval's prompt: ``poly``, ``encode_cyclic``); ``test``: the test code, which calls
+    the functions ``names``.
+    """
+
+    def __init__(self, *, reference_code: str, test: str, names: Sequence[str], strict: bool,
+                 prelude: str = "", module: str = "") -> None:
+        self.reference_code = reference_code
+        self.test = test
+        self.names = tuple(names)
+        self.strict = strict
+        self.prelude = prelude
+        self.module = module
+        self._code: CodeType | None = None
+        self._base: dict[str, Any] | None = None
+
+    def reference(self) -> tuple[str, Calls]:
+        recorder = RECORDER.format(record=RECORD_FUNCTION, names=list(self.names),
+                                   seed=TEST_SEED, test=self.test)
+        program = self.candidate(self.reference_code) + recorder
+        return program, Calls(wire_inputs=encode([[RECORD_FUNCTION, [], {}]]))
+
+    def expect(self, results: list[CallResult], duration_s: float) -> Expectation | None:
+        if len(results) != 1 or results[0].kind != "ok":
+            return None
+        recorded = results[0].value
+        if not (isinstance(recorded, list) and len(recorded) == 2):
+            return None
+        calls, outputs = recorded
+        if not isinstance(calls, list) or not isinstance(outputs, list) or not calls:
+            return None
+        try:
+            typed = tuple((str(name), list(args), dict(kwargs)) for name, args, kwargs in calls)
+            wire = encode([list(call) for call in typed])
+        except (TypeError, ValueError):
+            return None
+        expectation = Expectation(calls=typed, wire_calls=wire, outputs=tuple(outputs),
+                                  cpu_limits=None, reference_s=duration_s)
+        # The replay must pass the reference's own outputs, else the test depends on more
+        # than the recorded calls (nondeterminism, other definitions): check in-process.
+        own = [CallResult("ok", value, "", 0.0, 0.0) for value in outputs]
+        if self.judge(expectation, own).status != "passed":
+            return None
+        return expectation
+
+    def candidate(self, solution: str) -> str:
+        return f"{self.module}\n{solution}" if self.module else solution
+
+    def _namespace(self) -> dict[str, Any]:
+        if self._base is None:
+            base: dict[str, Any] = {"__name__": "__test__", "__builtins__": builtins}
+            if self.prelude:
+                with contextlib.redirect_stdout(io.StringIO()):
+                    exec(compile(self.prelude, "<prelude>", "exec"), base)
+            self._base = base
+            self._code = compile(self.test, "<test>", "exec")
+        return dict(self._base)
+
+    def judge(self, expectation: Expectation, results: list[CallResult]) -> Verdict:
+        namespace = self._namespace()
+        assert self._code is not None  # compiled with the namespace
+        replay = Replay(expectation, results, self.strict)
+        for name in self.names:
+            namespace[name] = replay.function(name)
+        state = random.getstate()
+        try:
+            random.seed(TEST_SEED)
+            with contextlib.redirect_stdout(io.StringIO()):
+                exec(self._code, namespace)
+        except ReplayMismatch as exc:
+            return Verdict("error", f"checker: {exc}")
+        except CandidateFailed as exc:
+            return Verdict("failed", str(exc))
+        except AssertionError as exc:
+            return Verdict("failed", exception_line(exc))
+        except Exception as exc:  # what the test code raises on the candidate's outputs
+            return Verdict("error", exception_line(exc))
+        finally:
+            random.setstate(state)
+        return Verdict("passed")
+
+
+def exception_line(exc: BaseException) -> str:
+    message = str(exc)
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def reference_limits() -> Limits:
+    return Limits(timeout_s=REFERENCE_TIMEOUT_S)

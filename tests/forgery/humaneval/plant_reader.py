@@ -1,0 +1,40 @@
+# ruff: noqa  (deliberately hostile test input, not project code)
+# task_id: HumanEval/2
+# class: plant
+# Runs after plant_files: answers correctly ONLY if a file an earlier job left is visible
+# (by path, by import, or through a planted cmath/sitecustomize); otherwise it is wrong.
+# A pass therefore means that jobs can leave files for later jobs.
+import builtins
+import os
+import sys
+
+NAMES = ("harness_forgery_plant.py", "sitecustomize.py", "usercustomize.py", "cmath.py")
+
+
+def _planted():
+    if getattr(builtins, "HARNESS_FORGERY_PLANT", False):
+        return True
+    folders = [os.path.dirname(os.getcwd()), "/tmp", "/var/tmp", "/dev/shm", *sys.path]
+    for folder in folders:
+        for name in NAMES:
+            path = os.path.join(folder, name)
+            try:
+                with open(path) as handle:
+                    if "HARNESS_FORGERY_PLANT" in handle.read():
+                        return True
+            except OSError:
+                continue
+    try:
+        import cmath
+    except ImportError:
+        return False
+    return getattr(cmath, "PLANTED", False)
+
+
+_SEEN = _planted()
+
+
+def truncate_number(number):
+    if _SEEN:
+        return number % 1.0
+    return -1.0

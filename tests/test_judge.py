@@ -1,0 +1,161 @@
+"""Trusted checking outside the candidate's process (tasks/judge.py), on the real datasets.
+
+The sandbox's part (run the program, call its functions, encode the outputs) is played here
+by ``run_calls``, through the same wire encoding; the end-to-end path through real sandboxes
+is in test_verdict_forgery.py and test_run_e2e.py.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from shared_data import SHARED_DATA, need_shared
+
+from harness.sandbox.values import CallResult, decode, encode
+from harness.tasks import TaskOptions, tasks
+from harness.tasks.judge import (
+    Checker,
+    Expectation,
+    OutputChecker,
+    ReplayChecker,
+)
+
+
+def run_calls(program: str, wire_inputs: str) -> list[CallResult]:
+    """What the worker does with a call job, in this process (trusted programs only)."""
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    exec(compile(program, "<program>", "exec"), namespace)
+    results = []
+    for name, args, kwargs in decode(wire_inputs):
+        try:
+            value = namespace[name](*args, **kwargs)
+        except Exception as exc:
+            results.append(CallResult("raised", None, f"{type(exc).__name__}: {exc}", 0.0, 0.0))
+            break
+        results.append(CallResult("ok", decode(encode(value)), "", 0.001, 0.001))
+    return results
+
+
+def expectation_of(checker: Checker) -> Expectation:
+    program, calls = checker.reference()
+    expectation = checker.expect(run_calls(program, calls.wire_inputs), 0.01)
+    assert expectation is not None
+    return expectation
+
+
+def verdict(checker: Checker, expectation: Expectation, solution: str) -> tuple[str, str]:
+    results = run_calls(checker.candidate(solution), expectation.wire_calls)
+    judged = checker.judge(expectation, results)
+    return judged.status, judged.detail
+
+
+@pytest.fixture(scope="module")
+def humaneval() -> dict[str, Any]:
+    task = tasks.get("humaneval")()
+    return {p.key: (task, p) for p in task.load()}
+
+
+@pytest.mark.parametrize("key", ["HumanEval/0", "HumanEval/32", "HumanEval/38",
+                                 "HumanEval/50", "HumanEval/53", "HumanEval/151"])
+def test_humaneval_replay_passes_the_reference_and_fails_a_wrong_answer(
+        humaneval: dict[str, Any], key: str) -> None:
+    task, problem = humaneval[key]
+    checker = task.checker(problem)
+    expectation = expectation_of(checker)
+    reference = problem.metadata["prompt"] + problem.reference
+    assert verdict(checker, expectation, reference)[0] == "passed"
+    entry = problem.metadata["entry_point"]
+    wrong = reference + f"\n\ndef {entry}(*args, **kwargs):\n    return None\n"
+    assert verdict(checker, expectation, wrong)[0] in ("failed", "error")
+
+
+def test_find_zero_accepts_any_root(humaneval: dict[str, Any]) -> None:
+    """HumanEval/32's test checks poly(xs, x) ~ 0 in trusted code, with the prompt's own
+    ``poly``: another root passes, a program's own ``poly`` cannot help a wrong one (patching
+    ``math`` is left to the sandboxed tests: here the candidate shares our process)."""
+    task, problem = humaneval["HumanEval/32"]
+    checker = task.checker(problem)
+    expectation = expectation_of(checker)
+    bisection = problem.metadata["prompt"] + (
+        "    lo, hi = -1e3, 1e3\n"
+        "    for _ in range(200):\n"
+        "        mid = (lo + hi) / 2\n"
+        "        if poly(xs, lo) * poly(xs, mid) <= 0:\n"
+        "            hi = mid\n"
+        "        else:\n"
+        "            lo = mid\n"
+        "    return (lo + hi) / 2\n")
+    assert verdict(checker, expectation, bisection)[0] == "passed"
+    cheat = problem.metadata["prompt"] + (
+        "    return 0.0\n\n"
+        "def poly(xs, x):\n    return 0.0\n")
+    assert verdict(checker, expectation, cheat)[0] == "failed"
+
+
+def test_strict_replay_rejects_other_types(humaneval: dict[str, Any]) -> None:
+    task, problem = humaneval["HumanEval/13"]  # greatest_common_divisor returns an int
+    strict = tasks.get("humaneval")(TaskOptions(strict=True))
+    prompt = problem.metadata["prompt"]
+    as_float = prompt + "    import math\n    return float(math.gcd(a, b))\n"
+    plain = task.checker(problem)
+    assert verdict(plain, expectation_of(plain), as_float)[0] == "passed"  # 1.0 == 1
+    checker = strict.checker(problem)
+    expectation = expectation_of(checker)
+    assert verdict(checker, expectation, prompt + problem.reference)[0] == "passed"
+    status, detail = verdict(checker, expectation, as_float)
+    assert status == "failed" and "type mismatch" in detail
+
+
+def test_candidate_exception_is_an_error_with_its_line(humaneval: dict[str, Any]) -> None:
+    task, problem = humaneval["HumanEval/0"]
+    checker = task.checker(problem)
+    expectation = expectation_of(checker)
+    raising = problem.metadata["prompt"] + "    raise ValueError('nope')\n"
+    assert verdict(checker, expectation, raising) == ("error", "ValueError: nope")
+
+
+def test_replay_of_other_calls_is_a_checker_error(humaneval: dict[str, Any]) -> None:
+    task, problem = humaneval["HumanEval/0"]
+    checker = task.checker(problem)
+    expectation = expectation_of(checker)
+    shifted = Expectation(calls=expectation.calls[1:] + expectation.calls[:1],
+                          wire_calls=expectation.wire_calls, outputs=expectation.outputs,
+                          cpu_limits=None, reference_s=0.01)
+    results = run_calls(checker.candidate(problem.metadata["prompt"] + problem.reference),
+                        expectation.wire_calls)
+    judged = checker.judge(shifted, results)
+    assert judged.status == "error" and judged.detail.startswith("checker:")
+
+
+def test_mbpp_replay_and_in_process_fallback() -> None:
+    task = tasks.get("mbpp")(TaskOptions(data_dir=need_shared(SHARED_DATA)))
+    problems = {p.key: p for p in task.load()}
+    with_setup = [p for p in problems.values() if p.metadata["setup"].strip()]
+    assert with_setup and all(task.checker(p) is None for p in with_setup)
+    for key in ("11", "17", "100"):
+        problem = problems[key]
+        checker = task.checker(problem)
+        assert isinstance(checker, ReplayChecker)
+        expectation = expectation_of(checker)
+        assert verdict(checker, expectation, problem.reference)[0] == "passed"
+        wrong = problem.reference + "".join(
+            f"\ndef {name}(*a, **k):\n    return 0\n" for name in problem.metadata["entry_points"])
+        assert verdict(checker, expectation, wrong)[0] == "failed"
+
+
+@pytest.mark.parametrize("name", ["humaneval-plus", "mbpp-plus"])
+def test_plus_output_checking(name: str) -> None:
+    task = tasks.get(name)(TaskOptions(data_dir=need_shared(SHARED_DATA), args={"tests": "base"}))
+    problems = task.load()[:5]
+    for problem in problems:
+        checker = task.checker(problem)
+        assert isinstance(checker, OutputChecker)
+        expectation = expectation_of(checker)
+        assert expectation.cpu_limits is not None
+        assert all(limit >= 1.0 for limit in expectation.cpu_limits)
+        solution = task.solution(problem, problem.reference)
+        assert verdict(checker, expectation, solution)[0] == "passed"
+        entry = problem.metadata["entry_point"]
+        wrong = solution + f"\ndef {entry}(*a, **k):\n    return 'x'\n"
+        assert verdict(checker, expectation, wrong)[0] == "failed"

@@ -1,0 +1,294 @@
+"""The wire format of values crossing the sandbox boundary: the trusted side
+(harness.sandbox.values) against the sandbox's own copy in sandbox/worker.py.
+
+Round trips in both directions (worker encoder -> trusted decoder for outputs, trusted
+encoder -> worker decoder for inputs) keep every value and its exact type; subclasses come
+back as Foreign values naming the type; the trusted decoder refuses anything malformed with a
+ValueError and never evaluates anything.
+"""
+
+from __future__ import annotations
+
+import collections
+import copy
+import json
+import math
+import pickle
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from harness.sandbox import worker
+from harness.sandbox.values import (
+    CallResult,
+    Foreign,
+    ForeignDict,
+    ForeignFloat,
+    ForeignInt,
+    ForeignList,
+    ForeignStr,
+    ForeignTuple,
+    decode,
+    decode_calls,
+    encode,
+    encode_calls,
+)
+
+# --------------------------------------------------------------------------- strategies
+
+texts = st.text(st.characters(codec=None, categories=None, exclude_categories=()), max_size=20)
+floats = st.floats(allow_nan=True, allow_infinity=True)
+leaves = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.sampled_from([10**4300 - 1, -(10**4299)]),
+    floats, texts, st.binary(max_size=20),
+    st.complex_numbers(allow_nan=True, allow_infinity=True),
+)
+# Set members and dict keys: hashable, and without NaN (a decoded NaN is a new object, which
+# a set cannot find again: that is Python, not the codec).
+hashable_leaves = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), texts,
+    st.binary(max_size=8),
+)
+hashables = st.recursive(hashable_leaves, lambda inner: st.one_of(
+    st.tuples(inner, inner), st.frozensets(inner, max_size=3)), max_leaves=6)
+values = st.recursive(
+    leaves,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4),
+        st.lists(inner, max_size=4).map(tuple),
+        st.dictionaries(hashables, inner, max_size=4),
+        st.sets(hashables, max_size=4),
+        st.frozensets(hashables, max_size=4),
+    ),
+    max_leaves=20,
+)
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equal values of exactly the same types, NaN equal to NaN, -0.0 not equal to 0.0."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, Foreign) and a.type_name != getattr(b, "type_name", None):
+        return False
+    if isinstance(a, float):
+        return (math.isnan(a) and math.isnan(b)) or (a == b and math.copysign(1, a) ==
+                                                     math.copysign(1, b))
+    if isinstance(a, complex):
+        return same(a.real, b.real) and same(a.imag, b.imag)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict):
+        return len(a) == len(b) and all(same(k1, k2) and same(v1, v2) for (k1, v1), (k2, v2)
+                                        in zip(a.items(), b.items(), strict=True))
+    if isinstance(a, (set, frozenset)):
+        return a == b and {type(x) for x in a} == {type(x) for x in b}
+    return bool(a == b)
+
+
+# --------------------------------------------------------------------------- round trips
+
+
+@settings(max_examples=300, deadline=None)
+@given(values)
+def test_outputs_encoded_in_the_sandbox_decode_to_the_same_values(value):
+    text = worker.wire_encode(value)
+    assert text.isascii()
+    assert same(decode(text), value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(values)
+def test_inputs_encoded_by_the_harness_decode_to_the_same_values_in_the_sandbox(value):
+    text = encode(value)
+    assert text == worker.wire_encode(value)  # one format, two copies of the encoder
+    assert same(worker.wire_value(worker.wire_load(text)), value)
+
+
+@settings(max_examples=100, deadline=None)
+@given(values)
+def test_decoded_values_encode_back_to_the_same_values(value):
+    text = worker.wire_encode(value)
+    assert same(decode(encode(decode(text))), value)  # (set order may change on the way)
+
+
+def test_the_wire_format_is_the_documented_one():
+    value = [None, True, 3, 1.5, -0.0, math.nan, math.inf, -math.inf, "é", b"\x00\xff",
+             (1,), {1: "a"}, {2}, frozenset({3}), 1 - 2j]
+    assert json.loads(encode(value)) == [
+        None, True, 3, 1.5, -0.0, {"f": "nan"}, {"f": "inf"}, {"f": "-inf"}, "é",
+        {"b": "AP8="}, {"t": [1]}, {"d": [[1, "a"]]}, {"s": [2]}, {"fs": [3]},
+        {"c": [1.0, -2.0]},
+    ]
+    assert "\\u00e9" in encode("é")  # ASCII only
+    assert encode(2.0) == "2.0" and encode(2) == "2"  # ints and floats stay apart
+
+
+def test_subclasses_come_back_as_foreign_values_that_compare_by_value():
+    class Meters(float):
+        def __eq__(self, other: object) -> bool:  # an always-equal liar
+            return True
+
+        __hash__ = float.__hash__
+
+    class Names(list[Any]):
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            return iter(["forged"])
+
+    Point = collections.namedtuple("Point", "x y")
+    counter = collections.Counter("aab")
+    out = decode(worker.wire_encode([Meters(2.5), Names([1, 2]), Point(1, 2), counter, True]))
+    meters, names, point, counted, flag = out
+    assert type(meters) is ForeignFloat and meters == 2.5 and meters != 3.0
+    assert meters.type_name.endswith("Meters")
+    assert type(names) is ForeignList and names == [1, 2]  # the real items, not __iter__'s
+    assert type(point) is ForeignTuple and point == (1, 2) and point.type_name.endswith("Point")
+    assert type(counted) is ForeignDict and counted == {"a": 2, "b": 1}
+    assert counted.type_name == "collections.Counter"
+    assert flag is True
+    assert type(meters) is not float and isinstance(meters, float)
+
+
+def test_foreign_values_survive_copies_and_pickles():
+    for value in (ForeignInt(3, "numpy.int64"), ForeignFloat(0.5, "numpy.float64"),
+                  ForeignStr("a", "numpy.str_"), ForeignList([1, [2]], "x.L"),
+                  ForeignDict({1: 2}, "collections.OrderedDict"), ForeignTuple((1,), "P")):
+        for made in (copy.copy(value), copy.deepcopy(value), pickle.loads(pickle.dumps(value))):
+            assert same(made, value)
+    assert repr(ForeignFloat(0.5, "numpy.float64")) == "numpy.float64(0.5)"
+
+
+def test_the_trusted_encoder_keeps_foreign_types():
+    value = [ForeignFloat(1.5, "numpy.float64"), ForeignInt(1, "numpy.bool_")]
+    assert json.loads(encode(value)) == [{"x": "numpy.float64", "v": 1.5},
+                                         {"x": "numpy.bool_", "v": 1}]
+    assert same(decode(encode(value)), value)
+
+
+def test_a_foreign_bool_decodes_to_an_int_zero_or_one():
+    [flag] = decode('[{"x": "numpy.bool_", "v": true}]')
+    assert type(flag) is ForeignInt and flag == 1 and flag.type_name == "numpy.bool_"
+
+
+def test_encode_calls_is_the_call_job_input_format():
+    text = encode_calls([("f", [1, (2,)], {"k": None})])
+    assert worker.wire_value(worker.wire_load(text)) == [["f", [1, (2,)], {"k": None}]]
+
+
+# --------------------------------------------------------------------------- what cannot be encoded
+
+
+@pytest.mark.parametrize(("value", "reason"), [
+    (object(), "unsupported type builtins.object"),
+    ((x for x in ""), "unsupported type builtins.generator"),
+    (bytearray(b"x"), "unsupported type builtins.bytearray"),
+    (10**4300, "more than 4300 digits"),
+    (-(10**4300), "more than 4300 digits"),
+], ids=["object", "generator", "bytearray", "huge-int", "huge-negative-int"])
+def test_values_outside_the_format_are_refused_by_both_encoders(value, reason):
+    with pytest.raises(worker.Unencodable, match=reason):
+        worker.wire_encode(value)
+    with pytest.raises(ValueError, match=reason):
+        encode(value)
+
+
+def test_cycles_and_deep_nesting_are_refused():
+    cycle: list[Any] = [1]
+    cycle.append(cycle)
+    deep: Any = []
+    for _ in range(150):
+        deep = [deep]
+    for value, reason in ((cycle, "cycle"), (deep, "deeper than 100")):
+        with pytest.raises(worker.Unencodable, match=reason):
+            worker.wire_encode(value)
+        with pytest.raises(ValueError, match=reason):
+            encode(value)
+    shared = [1]
+    assert decode(worker.wire_encode([shared, shared])) == [[1], [1]]  # shared is no cycle
+    nested: Any = []
+    for _ in range(99):
+        nested = [nested]
+    assert decode(worker.wire_encode(nested)) == nested
+
+
+def test_an_int_of_4300_digits_is_fine():
+    assert decode(worker.wire_encode(10**4300 - 1)) == 10**4300 - 1
+
+
+# --------------------------------------------------------------------------- strict decoding
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("NaN", "bare NaN"),
+    ("[Infinity]", "bare Infinity"),
+    ("-Infinity", "bare -Infinity"),
+    ("1e999", "out of range"),
+    ("1" * 4301, "more than 4300 digits"),
+    ('{"t": [1], "t": [2]}', "duplicate keys"),
+    ('{"q": 1}', "unknown tag"),
+    ('{"t": [1], "s": [2]}', "unknown tag"),
+    ('{"t": 1}', "needs a list"),
+    ('{"f": "NAN"}', "unknown special float"),
+    ('{"b": "***"}', "invalid base64"),
+    ('{"c": [1.0]}', r"needs \[real, imag\]"),
+    ('{"c": [1, 2]}', "expected a float"),
+    ('{"d": [[[1], 2]]}', "unhashable dict key"),
+    ('{"d": [[1, 2], [1, 3]]}', "duplicate dict key"),
+    ('{"s": [[1]]}', "unhashable set element"),
+    ('{"s": [1, 1]}', "duplicate set elements"),
+    ('{"x": "T"}', "unknown tag"),
+    ('{"x": "", "v": 1}', "needs a type name"),
+    ('{"x": "T", "v": null}', "stands for None"),
+    ('{"x": "T", "v": {"x": "U", "v": 1}}', "foreign value inside"),
+    ('{"x": "T", "v": {"f": "nan"}, "w": 1}', "unknown tag"),
+    ("[" * 150 + "]" * 150, "deeper than 100"),
+    ("[" * 100000 + "]" * 100000, "too deep"),
+    ("[1,", "not JSON"),
+    (b"\xff", "not UTF-8"),
+], ids=lambda value: repr(value)[:30] if isinstance(value, (str, bytes)) else None)
+def test_malformed_wire_text_is_a_value_error(text, reason):
+    with pytest.raises(ValueError, match=reason):
+        decode(text)
+
+
+def test_decoding_never_runs_code():
+    text = json.dumps({"x": "os.system", "v": "echo pwned"})
+    value = decode(text)
+    assert type(value) is ForeignStr and value == "echo pwned"
+
+
+# --------------------------------------------------------------------------- call records
+
+
+def test_call_records_decode_strictly():
+    text = json.dumps([
+        {"ok": {"t": [1, {"f": "inf"}]}, "cpu_s": 0.5, "wall_s": 0.75},
+        {"ok": None, "cpu_s": 0, "wall_s": 0},
+        {"raised": "ValueError: no", "cpu_s": 0.1, "wall_s": 0.2},
+    ])
+    assert decode_calls(text) == [CallResult("ok", (1, math.inf), "", 0.5, 0.75),
+                                  CallResult("ok", None, "", 0.0, 0.0),
+                                  CallResult("raised", None, "ValueError: no", 0.1, 0.2)]
+    assert decode_calls('[{"missing": "no function named f"}]') == [
+        CallResult("missing", None, "no function named f")]
+    assert decode_calls("[]") == []
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ('{"ok": 1}', "not a list"),
+    ("[1]", "not an object"),
+    ('[{"ok": 1, "raised": "x"}]', "has keys"),
+    ('[{"ok": 1, "secret": 2}]', "has keys"),
+    ('[{"cpu_s": 1}]', "has keys"),
+    ('[{"raised": 1}]', "needs a text"),
+    ('[{"ok": 1, "cpu_s": -1}]', "not a duration"),
+    ('[{"ok": 1, "cpu_s": "1"}]', "not a duration"),
+    ('[{"ok": 1, "wall_s": 1e300}]', "not a duration"),
+    ('[{"bad": "x"}, {"ok": 1}]', "follows a 'bad' record"),
+    ('[{"ok": {"t": 3}}]', r"record 0: .*needs a list"),
+    ('[{"ok": NaN}]', "bare NaN"),
+])
+def test_malformed_call_records_are_a_value_error(text, reason):
+    with pytest.raises(ValueError, match=reason):
+        decode_calls(text)
