@@ -197,7 +197,9 @@ class BwrapSandbox(PoolSandbox):
         python = [self.interpreter.executable, "-s", WORKER_IN_SANDBOX, "--fd", "{fd}"]
         filesystem = filesystem_args(self.tmp_size_mb, self.interpreter, self.shm_size_mb)
         common = ["--die-with-parent", "--new-session", "--hostname", "sandbox"]
-        no_userns = ["--disable-userns"] if bwrap_supports("--disable-userns") else []
+        # No --disable-userns: the worker needs one more user namespace to give each job its
+        # own pid namespace (a job cannot see, signal, prlimit or ptrace its worker); it
+        # then forbids further ones itself (max_user_namespaces), as that flag would.
         if self.as_root:
             uid = str(self.uid_base + slot)
             argv = [
@@ -207,13 +209,13 @@ class BwrapSandbox(PoolSandbox):
                 *env_args(env), "--",
                 "setpriv", "--reuid", uid, "--regid", uid, "--clear-groups", "--inh-caps=-all",
                 "--",
-                "bwrap", "--unshare-user", "--unshare-pid", *no_userns,
+                "bwrap", "--unshare-user", "--unshare-pid",
                 "--die-with-parent", "--dev-bind", "/", "/", "--", *python,
             ]
         else:
             argv = [
                 "bwrap", "--unshare-user", "--unshare-pid", "--unshare-net", "--unshare-ipc",
-                "--unshare-uts", "--unshare-cgroup-try", *no_userns, *common,
+                "--unshare-uts", "--unshare-cgroup-try", *common,
                 *filesystem, "--proc", "/proc", *env_args(env),
                 "--", *python,
             ]
