@@ -28,7 +28,7 @@ from harness.sandbox.base import ExecJob, Outcome, Status
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 TABLE = "outcomes_v2"
 
 

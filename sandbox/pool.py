@@ -378,8 +378,8 @@ class PoolSandbox(Sandbox):
                     outcome = replace(outcome, sandbox_fault=True)
                     done.append(_Done(worker, seq, job, outcome, True, False))
                 elif outcome.sandbox_fault or _setup_failed(outcome):
-                    log.warning("%s sandbox worker %d could not set up a job: %s",
-                                self.name, worker.slot, outcome.detail)
+                    log.warning("%s sandbox worker %d: %s (running the job again in a "
+                                "fresh worker)", self.name, worker.slot, outcome.detail)
                     outcome = replace(outcome, sandbox_fault=True)
                     done.append(_Done(worker, seq, job, outcome, True, True))
                 else:
@@ -438,9 +438,18 @@ def _fault(status: Status, detail: str) -> Outcome:
     return Outcome(status, detail, sandbox_fault=True)
 
 
+# A program that exits 0 with a garbled completion report is most likely forging one, but a
+# glitch of the worker's pipes looks the same: run it again in a fresh worker, never cache it.
+_SUSPECT_FAILURES = ("exited with code 0 without a valid completion report",
+                     "outputs cut short")
+
+
 def _setup_failed(outcome: Outcome) -> bool:
-    """The worker could not set up the job's process (its "sandbox: ..." errors)."""
-    return outcome.status is Status.ERROR and outcome.detail.startswith("sandbox:")
+    """The worker could not set up the job's process (its "sandbox: ..." errors), or the
+    job's report reached it garbled."""
+    if outcome.status is Status.ERROR and outcome.detail.startswith("sandbox:"):
+        return True
+    return outcome.status is Status.FAILED and outcome.detail.startswith(_SUSPECT_FAILURES)
 
 
 def _clean(text: object, limit: int) -> str:
