@@ -68,8 +68,10 @@ CPU time and timeouts: a job that reaches its wall-clock limit is a timeout. Bef
 it the worker reads the scheduler statistics of the job's processes (/proc/PID/schedstat:
 ``run_delay``, the time spent runnable but waiting for a CPU) and their CPU time. The timeout
 is ``starved`` when some process of the job waited for a CPU for at least a quarter of the
-limit and the job used less CPU time than the limit: the machine, not the program, decided
-it, and the pool may run it once more. A program that burned its CPU budget (a busy loop),
+limit and the job got less than half a CPU over the limit: the machine, not the program,
+decided it, and the pool may run it once more. A job that got at least half a CPU for the
+whole limit (itself at least 4x the reference's time) had twice the reference's time: its
+timeout is final. A program that burned its CPU budget (a busy loop),
 or slept or blocked, timed out for real (``starved`` false). CPU-limit kills and per-call
 CPU timeouts are never starved.
 """
@@ -105,6 +107,7 @@ REPORT_ROOM = 4096  # the completion report's header
 DEFAULT_MAX_RESULT = 256 * 1024 * 1024
 MEMORY_CHECK_S = 0.05
 STARVED_SHARE = 0.25  # of the limit, spent waiting for a CPU
+STARVED_CPU_SHARE = 0.5  # of the limit, at most, in CPU time
 INIT_ANSWER_S = 2.0  # for the job namespace's init to answer "anything left?"
 DEFAULT_TMP_MB = 512
 DEFAULT_SHM_MB = 64
@@ -1256,7 +1259,8 @@ class Worker:
                         cpu += _cpu_seconds(pid)
                         waited = max(waited, _run_delay(pid))
             run.cpu_s = cpu
-            run.starved = waited >= STARVED_SHARE * run.timeout and cpu < run.timeout
+            run.starved = (waited >= STARVED_SHARE * run.timeout
+                           and cpu < STARVED_CPU_SHARE * run.timeout)
         if self.ns is not None and run.init_pid is not None:
             with contextlib.suppress(OSError):
                 os.kill(int(run.init_pid), signal.SIGKILL)
