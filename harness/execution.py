@@ -88,10 +88,10 @@ def make_job(task: Task, problem: Problem, sample: SampleRecord, timeout: float 
     return ExecJob(job_id(problem.key, sample.sample), program.source, limits, program.libraries)
 
 
-def call_job_of(checker: Checker, expectation: Expectation, problem: Problem, solution: str,
-                timeout: float) -> ExecJob:
+def call_job_of(checker: Checker, expectation: Expectation, problem: Problem,
+                sample: SampleRecord, solution: str, timeout: float) -> ExecJob:
     """The job of a problem checked outside: the candidate's code, then the calls."""
-    return ExecJob(job_id(problem.key, -1), checker.candidate(solution),
+    return ExecJob(job_id(problem.key, sample.sample), checker.candidate(solution),
                    Limits(timeout_s=timeout), checker.libraries, calls=call_job(expectation),
                    verdict_key=f"{JUDGE_VERSION}:{expectation.digest}")
 
@@ -277,9 +277,8 @@ class Executor:
         expectation = self.expectations.get(problem.key)
         if expectation is None:
             return make_job(self.task, problem, sample, self.timeouts.get(problem.key))
-        job = call_job_of(self.checkers[problem.key], expectation, problem,
-                          solution_of(self.task, problem, sample), self.timeouts[problem.key])
-        return replace(job, job_id=job_id(problem.key, sample.sample))
+        return call_job_of(self.checkers[problem.key], expectation, problem, sample,
+                           solution_of(self.task, problem, sample), self.timeouts[problem.key])
 
     def _judge(self, job: ExecJob, outcome: Outcome) -> Outcome:
         if job.calls is None:

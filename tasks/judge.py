@@ -35,6 +35,7 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from types import CodeType
 from typing import Any
 
@@ -76,9 +77,10 @@ class Expectation:
     reference_s: float  # the reference run's duration (program limits are calibrated on it)
     timeout_s: float | None = None  # the whole program's wall-clock limit, where fixed
 
-    @property
+    @cached_property
     def digest(self) -> str:
-        """Identifies the check: part of the execution cache key of candidate jobs."""
+        """Identifies the check: part of the execution cache key of candidate jobs (computed
+        once: the outputs may be large, and every candidate job of the problem needs it)."""
         material = encode([self.wire_calls, list(self.outputs), self.cpu_limits])
         return hashlib.sha256(material.encode("ascii")).hexdigest()
 
