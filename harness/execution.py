@@ -26,7 +26,7 @@ from harness.settings import cache_dir
 from harness.tasks import Problem, Program, Task
 from harness.tasks.judge import CHECK_IN_PROCESS, CHECK_OUTSIDE, Checker, Expectation, call_job
 
-JUDGE_VERSION = 1  # bump when trusted checking changes verdicts (cache keys)
+JUDGE_VERSION = 2  # bump when trusted checking or the wire changes verdicts (cache keys)
 
 log = logging.getLogger(__name__)
 

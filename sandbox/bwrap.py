@@ -247,13 +247,25 @@ def bwrap_problem() -> str | None:
     problem = missing_tools()
     if problem:
         return problem
+    sandbox = BwrapSandbox(workers=1)
     try:
-        with BwrapSandbox(workers=1) as sandbox:
-            job = ExecJob("bwrap-probe", "assert True", Limits(timeout_s=30))
-            for _, outcome in sandbox.run([job]):
-                if not outcome.passed:
-                    return (f"a trivial program did not pass: {outcome.status.value} "
-                            f"{outcome.detail}")
+        return probe_problem(sandbox)
+    finally:
+        sandbox.close()
+
+
+def probe_problem(sandbox: BwrapSandbox) -> str | None:
+    """Start ``sandbox`` and run a trivial job: None when it passes (the sandbox is left
+    running), else why not (the sandbox is closed)."""
+    try:
+        sandbox.start()
+        job = ExecJob("bwrap-probe", "assert True", Limits(timeout_s=30))
+        for _, outcome in sandbox.run([job]):
+            if not outcome.passed:
+                sandbox.close()
+                return (f"a trivial program did not pass: {outcome.status.value} "
+                        f"{outcome.detail}")
     except HarnessError as exc:
+        sandbox.close()
         return str(exc)
     return None

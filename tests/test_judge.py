@@ -7,6 +7,11 @@ is in test_verdict_forgery.py and test_run_e2e.py.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -159,3 +164,45 @@ def test_plus_output_checking(name: str) -> None:
         entry = problem.metadata["entry_point"]
         wrong = solution + f"\ndef {entry}(*a, **k):\n    return 'x'\n"
         assert verdict(checker, expectation, wrong)[0] == "failed"
+
+
+# ----------------------------------------------------------------------- per-call limits
+
+
+def test_replay_gives_each_call_evalplus_s_cpu_limit_on_the_whole_test(
+        humaneval: dict[str, Any]) -> None:
+    task, problem = humaneval["HumanEval/0"]
+    checker = task.checker(problem)
+    program, calls = checker.reference()
+    recorded = run_calls(program, calls.wire_inputs)[0]
+    fast = checker.expect([recorded], 0.01)
+    slow = checker.expect([CallResult("ok", recorded.value, "", 0.6, 0.7)], 0.8)
+    assert fast is not None and slow is not None
+    assert fast.cpu_limits == (1.0,) * len(fast.calls)  # the 1 s floor
+    assert slow.cpu_limits == (pytest.approx(2.4),) * len(slow.calls)  # 4 x the whole test
+    assert fast.digest != slow.digest  # the limits are part of the check's identity
+
+
+def test_a_looping_humaneval_sample_costs_one_second_not_three(tmp_path: Path) -> None:
+    """Through the real CLI and the default sandbox: the loop is stopped by the per-call CPU
+    limit, the correct sample next to it passes."""
+    task = tasks.get("humaneval")()
+    problem = next(p for p in task.load() if p.key == "HumanEval/0")
+    loop = "    while True:\n        pass\n"
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text("".join(json.dumps({"task_id": "HumanEval/0", "completion": c}) + "\n"
+                               for c in (loop, problem.reference)))
+    out = tmp_path / "run"
+    done = subprocess.run(
+        [sys.executable, "-m", "harness", "-q", "evaluate", "--task", "humaneval", "--samples",
+         str(samples), "--output-dir", str(out), "--problems", "HumanEval/0",
+         "--no-exec-cache"],
+        capture_output=True, text=True, timeout=600, check=False,
+        env={**os.environ, "HARNESS_CACHE_DIR": str(tmp_path / "cache")})
+    assert done.returncode == 0, done.stderr
+    records = sorted((json.loads(line) for line in
+                      (out / "executions.jsonl").read_text().splitlines()),
+                     key=lambda r: r["sample"])
+    assert [r["status"] for r in records] == ["timeout", "passed"]
+    assert records[0]["detail"] == "input 0: CPU limit of 1s reached"
+    assert records[0]["duration_s"] < 2.5  # the program's own limit is 3 s

@@ -90,11 +90,14 @@ def test_each_job_gets_a_fresh_directory_and_a_scrubbed_environment(sandbox):
             "print(json.dumps({'cwd': os.getcwd(), 'env': dict(os.environ),"
             " 'uid': os.getuid()}))\n"
         )
-        first, second = (json.loads(run_one(sandbox, program).stdout) for _ in range(2))
+        outcomes = [run_one(sandbox, program) for _ in range(2)]
     finally:
         del os.environ["HARNESS_TEST_TOKEN"]
-    assert first["cwd"] != second["cwd"]
-    assert first["env"]["HOME"] == first["cwd"]
+    # The second job found its folder empty although the first left a file in its own (with
+    # a private /tmp per worker both may have the same path: it is wiped between jobs).
+    assert [o.status for o in outcomes] == [Status.PASSED, Status.PASSED], outcomes
+    first, second = (json.loads(o.stdout) for o in outcomes)
+    assert first["env"]["HOME"] == first["cwd"] and second["env"]["HOME"] == second["cwd"]
     assert "HARNESS_TEST_TOKEN" not in first["env"]
     assert first["env"]["PYTHONHASHSEED"] == "0"
     if os.geteuid() == 0:
@@ -393,3 +396,21 @@ def test_the_worker_refuses_to_run_programs_as_root():
     assert proc.wait(timeout=30) != 0
     assert "refusing to run programs as root" in proc.stderr.read()
     assert ours.recv(100) == b""  # never said it was ready
+
+
+def test_the_default_sandbox_is_the_pool_its_probe_started() -> None:
+    """No separate probe pool: the default bwrap sandbox comes back started (its probe job
+    passed on it), and runs jobs as any other."""
+    from harness.sandbox.bwrap import bwrap_problem
+
+    sandbox = open_sandbox(workers=1)
+    try:
+        if bwrap_problem() is None:
+            assert isinstance(sandbox, BwrapSandbox) and sandbox.started
+        else:
+            assert isinstance(sandbox, LocalSandbox)
+        with sandbox:
+            [(_, outcome)] = sandbox.run([ExecJob("after-probe", "assert 1 + 1 == 2")])
+        assert outcome.passed, outcome
+    finally:
+        sandbox.close()
