@@ -257,15 +257,16 @@ def bwrap_problem() -> str | None:
 def probe_problem(sandbox: BwrapSandbox) -> str | None:
     """Start ``sandbox`` and run a trivial job: None when it passes (the sandbox is left
     running), else why not (the sandbox is closed)."""
+    problem = None
     try:
         sandbox.start()
         job = ExecJob("bwrap-probe", "assert True", Limits(timeout_s=30))
         for _, outcome in sandbox.run([job]):
             if not outcome.passed:
-                sandbox.close()
-                return (f"a trivial program did not pass: {outcome.status.value} "
-                        f"{outcome.detail}")
+                problem = (f"a trivial program did not pass: {outcome.status.value} "
+                           f"{outcome.detail}")
     except HarnessError as exc:
+        problem = str(exc)
+    if problem is not None:
         sandbox.close()
-        return str(exc)
-    return None
+    return problem

@@ -49,8 +49,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+# The sandbox's own codec (one stdlib-only file): its check for lists that are their own wire
+# form serves the decoder here too.
+from harness.sandbox.worker import WIRE_MAX_INT_DIGITS, plain_list
+
 MAX_DEPTH = 100  # containers inside containers
-MAX_INT_DIGITS = 4300  # as CPython's default int_max_str_digits
+MAX_INT_DIGITS = WIRE_MAX_INT_DIGITS  # 4300, as CPython's default int_max_str_digits
 _INT_LIMIT = 10**MAX_INT_DIGITS
 # Names, not objects: each NaN is made anew, so that two decoded NaNs are never one object
 # (``[nan] == [nan]`` is True in CPython when both lists hold the same NaN).
@@ -59,33 +63,6 @@ _TAGS = frozenset({"f", "c", "t", "d", "s", "fs", "b", "i"})
 _HEX_INT = re.compile(r"-?0x[0-9a-f]+")
 CallKind = Literal["ok", "raised", "timeout", "bad", "missing"]
 _KINDS: frozenset[str] = frozenset({"ok", "raised", "timeout", "bad", "missing"})
-# Scalars that JSON writes and reads as the wire does (floats only where finite): a list of
-# them is its own wire form, and is encoded and decoded at the json module's C speed (one
-# HumanEval+ output can be a list of a million floats).
-_PLAIN = frozenset({int, float, str, bool, type(None)})
-_NUMBERS = frozenset({int, float})
-
-
-def plain_list(items: list[Any], int_limit: int) -> bool:
-    """Whether ``items`` (an exact list) holds only exact plain scalars: ints under
-    ``int_limit`` in size, finite floats, str, bool, None."""
-    kinds = set(map(type, items))
-    if not kinds <= _PLAIN:
-        return False
-    numbers = kinds & _NUMBERS
-    if not numbers:
-        return True
-    # Whole-list min/max/isfinite where only numbers are there (C speed); else the numbers
-    # picked out first.
-    picked = items if kinds == numbers else [x for x in items if type(x) in _NUMBERS]
-    if float in kinds:
-        try:
-            finite = all(map(math.isfinite, picked))
-        except OverflowError:  # an int beyond float's range: the floats alone
-            finite = all(map(math.isfinite, [x for x in picked if type(x) is float]))
-        if not finite:
-            return False
-    return int not in kinds or -int_limit < min(picked) <= max(picked) < int_limit
 
 
 # --------------------------------------------------------------------------- Foreign values
@@ -286,7 +263,7 @@ def _to_wire(value: Any, depth: int, active: set[int]) -> Any:
         raise ValueError(f"nesting deeper than {MAX_DEPTH}")
     if id(value) in active:
         raise ValueError(f"a cycle through a {kind.__name__}")
-    if kind is list and plain_list(value, _INT_LIMIT):
+    if kind is list and plain_list(value):
         return value
     active.add(id(value))
     try:
@@ -342,9 +319,8 @@ def _load(text: str | bytes) -> Any:
     out of range come out infinite and are refused by ``_from_wire``, and ints longer than
     CPython's default conversion limit are refused by the interpreter. Where that limit was
     changed, numbers are parsed with the checking hooks instead."""
-    limit = sys.get_int_max_str_digits() if hasattr(sys, "get_int_max_str_digits") else 0
     hooks: dict[str, Any] = {}
-    if limit != MAX_INT_DIGITS:
+    if sys.get_int_max_str_digits() != MAX_INT_DIGITS:
         hooks = {"parse_int": _parse_int, "parse_float": _parse_float}
     try:
         return json.loads(text, parse_constant=_reject_constant,
@@ -381,7 +357,7 @@ def _float_from_wire(node: Any) -> float:
 def _items(node: Any, tag: str, depth: int) -> list[Any]:
     if type(node) is not list:
         raise ValueError(f"{{{tag!r}: ...}} needs a list, got {_describe(node)}")
-    if plain_list(node, _INT_LIMIT):
+    if plain_list(node):
         return node
     return [_from_wire(item, depth + 1) for item in node]
 
@@ -398,7 +374,7 @@ def _from_wire(node: Any, depth: int) -> Any:
         raise ValueError(f"nesting deeper than {MAX_DEPTH}")
     if kind is list:
         # (ints are within bounds: longer digit runs were parsed by the checking hook)
-        if plain_list(node, _INT_LIMIT):
+        if plain_list(node):
             return node  # made by json.loads just now: nothing else holds it
         return [_from_wire(item, depth + 1) for item in node]
     if kind is not dict:  # cannot happen with json.loads; kept for robustness
