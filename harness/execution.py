@@ -14,6 +14,7 @@ import logging
 from collections import Counter, deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import Any
 
 from harness.errors import HarnessError
@@ -26,7 +27,7 @@ from harness.settings import cache_dir
 from harness.tasks import Problem, Program, Task
 from harness.tasks.judge import CHECK_IN_PROCESS, CHECK_OUTSIDE, Checker, Expectation, call_job
 
-JUDGE_VERSION = 2  # bump when trusted checking or the wire changes verdicts (cache keys)
+JUDGE_VERSION = 3  # bump when trusted checking or the wire changes verdicts (cache keys)
 
 log = logging.getLogger(__name__)
 
@@ -88,11 +89,11 @@ def make_job(task: Task, problem: Problem, sample: SampleRecord, timeout: float 
     return ExecJob(job_id(problem.key, sample.sample), program.source, limits, program.libraries)
 
 
-def call_job_of(checker: Checker, expectation: Expectation, problem: Problem,
-                sample: SampleRecord, solution: str, timeout: float) -> ExecJob:
-    """The job of a problem checked outside: the candidate's code, then the calls."""
-    return ExecJob(job_id(problem.key, sample.sample), checker.candidate(solution),
-                   Limits(timeout_s=timeout), checker.libraries, calls=call_job(expectation),
+def call_job_of(checker: Checker, expectation: Expectation, identifier: str, program: str,
+                timeout: float) -> ExecJob:
+    """The job of a problem checked outside: the candidate's ``program``, then the calls."""
+    return ExecJob(identifier, program, Limits(timeout_s=timeout), checker.libraries,
+                   calls=call_job(checker, expectation),
                    verdict_key=f"{JUDGE_VERSION}:{expectation.digest}")
 
 
@@ -109,6 +110,13 @@ def judged(checker: Checker, expectation: Expectation, outcome: Outcome) -> Outc
     base = replace(outcome, calls=None)
     if outcome.status is not Status.PASSED:
         return base
+    try:
+        verdict = checker.quick_verdict(expectation, outcome.calls or "")
+    except Exception as exc:  # a bug in trusted checking must show, not pass
+        log.exception("checking failed")
+        return replace(base, status=Status.ERROR, detail=f"checker failed: {exc!r}")
+    if verdict is not None:
+        return replace(base, status=Status(verdict.status), detail=verdict.detail)
     try:
         results = decode_calls(outcome.calls or "")
     except ValueError as exc:
@@ -136,6 +144,8 @@ class Executor:
         self.timeouts: dict[str, float] = {}
         self.checkers: dict[str, Checker] = {}
         self.expectations: dict[str, Expectation] = {}
+        # Per problem checked outside: the stages its candidates run in (Checker.stages)
+        self.stages: dict[str, tuple[Expectation, ...]] = {}
 
     def __enter__(self) -> Executor:
         self._sandbox = self._open_sandbox()
@@ -217,6 +227,9 @@ class Executor:
                     problem, self.task.solution(problem, problem.reference))
             else:
                 self.checkers[key] = checkers[key]
+                self.stages[key] = checkers[key].stages(expectation)
+                if len(self.stages[key]) > 1:  # the stages hold their own parts of the text
+                    expectation = replace(expectation, outputs_text=None)
                 self.expectations[key] = expectation
         fallback = len(found) - len(self.expectations)
         if fallback:
@@ -262,29 +275,73 @@ class Executor:
                     continue
                 yield self.job(problem, sample)
 
-        for job, outcome in execute(jobs(), self._sandbox, self._cache, self._judge):
-            while unrun:
-                yield unrun.popleft()
-            key, _, index = job.job_id.rpartition("#")
-            yield ExecutionRecord(
-                key=key, task_id=self.problems[key].task_id, sample=int(index),
-                status=outcome.status.value, detail=safe_text(outcome.detail)[:DETAIL_CHARS],
-                duration_s=round(outcome.duration_s, 4), cached=outcome.cached)
+        stage = 0
+        finished = execute(jobs(), self._sandbox, self._cache, partial(self._judge, stage=0))
+        earlier: dict[str, Outcome] = {}  # job id -> what its sample's earlier stages did
+        while True:
+            later: list[tuple[ExecJob, Outcome]] = []  # the next stage's jobs
+            for job, outcome in finished:
+                while unrun:
+                    yield unrun.popleft()
+                key, _, index = job.job_id.rpartition("#")
+                before = earlier.get(job.job_id)
+                if before is not None:
+                    outcome = replace(outcome, duration_s=before.duration_s + outcome.duration_s,
+                                      cached=before.cached and outcome.cached)
+                if outcome.status is Status.PASSED and stage + 1 < len(self.stages.get(key, ())):
+                    later.append((self._call_job(key, int(index), job.program, stage + 1),
+                                  outcome))
+                    continue
+                yield ExecutionRecord(
+                    key=key, task_id=self.problems[key].task_id, sample=int(index),
+                    status=outcome.status.value,
+                    detail=safe_text(outcome.detail)[:DETAIL_CHARS],
+                    duration_s=round(outcome.duration_s, 4), cached=outcome.cached)
+            if not later:
+                break
+            # Later stages start once every sample's earlier one finished.
+            stage += 1
+            earlier = {job.job_id: outcome for job, outcome in later}
+            jobs_later = sorted((job for job, _ in later), reverse=True,
+                                key=lambda job: self.expectations[job.job_id.rpartition("#")[0]
+                                                                  ].reference_s)
+            finished = execute(jobs_later, self._sandbox, self._cache,
+                               partial(self._judge, stage=stage))
         while unrun:
             yield unrun.popleft()
+
+    def heaviest_first(self, samples: list[SampleRecord]) -> list[SampleRecord]:
+        """``samples`` with the slowest problems' first (by their reference's time): the
+        long jobs start while the short ones can still fill the workers around them, instead
+        of a long one starting last and running alone."""
+        def cost(sample: SampleRecord) -> float:
+            expectation = self.expectations.get(sample.key)
+            if expectation is not None:
+                return expectation.reference_s
+            return self.timeouts.get(sample.key, 0.0) / CALIBRATION_FACTOR
+
+        return sorted(samples, key=cost, reverse=True)
 
     def job(self, problem: Problem, sample: SampleRecord) -> ExecJob:
         expectation = self.expectations.get(problem.key)
         if expectation is None:
             return make_job(self.task, problem, sample, self.timeouts.get(problem.key))
-        return call_job_of(self.checkers[problem.key], expectation, problem, sample,
-                           solution_of(self.task, problem, sample), self.timeouts[problem.key])
+        checker = self.checkers[problem.key]
+        return self._call_job(problem.key, sample.sample,
+                              checker.candidate(solution_of(self.task, problem, sample)), 0)
 
-    def _judge(self, job: ExecJob, outcome: Outcome) -> Outcome:
+    def _call_job(self, key: str, sample: int, program: str, stage: int) -> ExecJob:
+        """Stage ``stage`` of a sample checked outside; ``program``: the candidate's."""
+        expectation = self.stages[key][stage]
+        timeout = self.timeouts[key] if len(self.stages[key]) == 1 else call_timeout(expectation)
+        return call_job_of(self.checkers[key], expectation, job_id(key, sample), program,
+                           timeout)
+
+    def _judge(self, job: ExecJob, outcome: Outcome, stage: int = 0) -> Outcome:
         if job.calls is None:
             return outcome
         key = job.job_id.rpartition("#")[0]
-        return judged(self.checkers[key], self.expectations[key], outcome)
+        return judged(self.checkers[key], self.stages[key][stage], outcome)
 
 
 PROBE = """import importlib.metadata, importlib.util, json, re, sys

@@ -25,12 +25,12 @@ from typing import Any
 
 from harness.sandbox import ExecJob, Outcome, Sandbox, Status
 from harness.sandbox.calibration import machine_fingerprint
-from harness.sandbox.values import decode_calls
+from harness.sandbox.values import call_outputs, decode_calls
 from harness.tasks.judge import REFERENCE_TIMEOUT_S, Checker, Expectation, reference_limits
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2  # 2: ints beyond 4300 digits cross as hex
+FORMAT_VERSION = 3  # 2: ints beyond 4300 digits cross as hex; 3: records one per line
 
 
 @dataclass(frozen=True)
@@ -54,25 +54,31 @@ def reference_key(job: ExecJob, identity: str) -> str:
 
 
 def _read(path: Path) -> ReferenceRun | None:
+    """A cached run: a JSON line, then the call records as they came (ASCII)."""
     try:
-        with gzip.open(path, "rt", encoding="ascii") as handle:
-            data = json.load(handle)
+        with gzip.open(path, "rb") as handle:
+            header, _, records = handle.read().partition(b"\n")
+        data = json.loads(header)
         run = ReferenceRun(str(data["status"]), str(data["detail"]), float(data["duration_s"]),
-                           str(data["calls"]))
+                           records.decode("ascii"))
+        if data.get("records") != len(records):
+            return None
     except (OSError, ValueError, KeyError, TypeError, EOFError):
         return None
     return run if run.plausible else None
 
 
 def _write(path: Path, run: ReferenceRun) -> None:
+    assert run.calls is not None
+    records = run.calls.encode("ascii")
+    header = json.dumps({"status": run.status, "detail": run.detail,
+                         "duration_s": run.duration_s, "records": len(records)},
+                        ensure_ascii=True).encode("ascii")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".ref-")
     try:
-        with os.fdopen(fd, "wb") as raw, gzip.open(raw, "wt", encoding="ascii",
-                                                    compresslevel=3) as handle:
-            json.dump({"status": run.status, "detail": run.detail,
-                       "duration_s": run.duration_s, "calls": run.calls}, handle,
-                      ensure_ascii=True)
+        with os.fdopen(fd, "wb") as raw, gzip.open(raw, "wb", compresslevel=3) as handle:
+            handle.write(header + b"\n" + records)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -155,4 +161,4 @@ def expectation(checker: Checker, run: ReferenceRun) -> Expectation | None:
     # The check's identity from the text the outputs were read from: hashing it costs
     # little, encoding a million outputs again costs seconds.
     source = hashlib.sha256(run.calls.encode("ascii", "replace")).hexdigest()
-    return replace(found, source_sha256=source)
+    return replace(found, source_sha256=source, outputs_text=call_outputs(run.calls))

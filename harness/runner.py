@@ -177,7 +177,7 @@ def execute_into(store: RunStore, config: RunConfig, plan: RunPlan,
         excluded = info.excluded_keys
         expected = plan.total_samples - len(store.executions()) if incoming else len(todo)
         expected -= sum(plan.samples_per_problem[key] for key in excluded) if incoming else 0
-        stream = chain(todo, incoming or ())
+        stream = chain(executor.heaviest_first(todo), incoming or ())
         with progress(max(expected, 0), f"execute ({info.sandbox.backend})",
                       config.progress and expected > 0, position=1 if incoming else 0) as bar:
             for record in executor.run(s for s in stream if s.key not in excluded):

@@ -45,6 +45,9 @@ class Calls:
     wire_inputs: str
     # Per call, in CPU seconds; None: only the job's own limits apply.
     cpu_limits: tuple[float, ...] | None = None
+    # Outputs whose wire text is longer come with its sha256 (``CallResult.digest``), which
+    # trusted code can compare with the reference's instead of reading the output.
+    digest_above: int | None = None
 
 
 @dataclass(frozen=True)

@@ -328,7 +328,8 @@ class PoolSandbox(Sandbox):
         if job.calls is not None:
             limits = job.calls.cpu_limits
             message["calls"] = {"inputs": job.calls.wire_inputs,
-                                "cpu_limits": None if limits is None else list(limits)}
+                                "cpu_limits": None if limits is None else list(limits),
+                                "digest_above": job.calls.digest_above}
         if worker.send(message):
             return None
         worker.job = None

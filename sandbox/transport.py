@@ -309,7 +309,7 @@ class WorkerProcess:
         eof = False
         while True:
             try:
-                chunk = self.sock.recv(1 << 16, socket.MSG_DONTWAIT)
+                chunk = self.sock.recv(1 << 20, socket.MSG_DONTWAIT)
             except BlockingIOError:
                 break
             except OSError:
@@ -330,14 +330,27 @@ class WorkerProcess:
                 raise ProtocolError(f"a frame of {size} bytes")
             if len(self.buffer) < HEADER.size + size:
                 break
-            body = bytes(self.buffer[HEADER.size : HEADER.size + size])
-            del self.buffer[: HEADER.size + size]
+            end = HEADER.size + size
+            newline = self.buffer.find(b"\n", HEADER.size, end)
+            body = bytes(self.buffer[HEADER.size : end if newline < 0 else newline])
+            attachment = None
+            if newline >= 0:
+                with memoryview(self.buffer) as view:
+                    try:
+                        attachment = str(view[newline + 1 : end], "ascii")
+                    except UnicodeDecodeError as exc:
+                        raise ProtocolError(f"an attachment that is not ASCII ({exc})") from exc
+            del self.buffer[:end]
             try:
                 frame = json.loads(body)
             except ValueError as exc:  # UnicodeDecodeError included
                 raise ProtocolError(f"a frame that is not UTF-8 JSON ({exc})") from exc
             if not isinstance(frame, dict):
                 raise ProtocolError(f"a frame that is a JSON {type(frame).__name__}")
+            if attachment is not None:
+                if frame.get("attached") != len(attachment):
+                    raise ProtocolError("an attachment of the wrong length")
+                frame["calls"] = attachment
             frames.append(frame)
         if eof and not frames:
             return None

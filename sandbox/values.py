@@ -47,7 +47,8 @@ import re
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from functools import cached_property
+from typing import Any, Literal, cast
 
 # The sandbox's own codec (one stdlib-only file): its check for lists that are their own wire
 # form serves the decoder here too.
@@ -62,7 +63,6 @@ _SPECIAL_FLOATS = {"nan": "nan", "inf": "inf", "-inf": "-inf"}
 _TAGS = frozenset({"f", "c", "t", "d", "s", "fs", "b", "i"})
 _HEX_INT = re.compile(r"-?0x[0-9a-f]+")
 CallKind = Literal["ok", "raised", "timeout", "bad", "missing"]
-_KINDS: frozenset[str] = frozenset({"ok", "raised", "timeout", "bad", "missing"})
 
 
 # --------------------------------------------------------------------------- Foreign values
@@ -454,58 +454,102 @@ def _short(value: Any) -> str:
 # --------------------------------------------------------------------------- call records
 
 
+class UnreadableOutput(ValueError):
+    """An "ok" record whose output is not valid wire text (raised when it is read)."""
+
+
+_UNREAD: Any = type("Unread", (), {"__repr__": lambda self: "<not decoded yet>"})()
+# KIND DIGEST BODY (one line per call, after the line of times; see sandbox/worker.py)
+_RECORD = re.compile(r"(ok|raised|timeout|bad|missing) (-|[0-9a-f]{64}) ")
+
+
 @dataclass(frozen=True)
 class CallResult:
-    """What one call of a call job did (decoded by trusted code)."""
+    """What one call of a call job did (read by trusted code).
+
+    An "ok" output read from a job's records is decoded only when ``output`` is first read:
+    a checker that finds its wire text (or the digest of it) identical to the reference's
+    never decodes it."""
 
     kind: CallKind
-    value: Any = None  # the decoded output ("ok")
+    value: Any = None  # the output where it was given decoded; read ``output``
     detail: str = ""  # exception line, limit, or why the output was not encodable
     cpu_s: float = 0.0
     wall_s: float = 0.0
+    wire: str | None = None  # "ok": the output's wire text, as the sandbox sent it
+    digest: str | None = None  # sha256 of ``wire``, where the sandbox sent one (large outputs)
+
+    @cached_property
+    def output(self) -> Any:
+        """The decoded output ("ok" records); ``UnreadableOutput`` if it is malformed."""
+        if self.value is not _UNREAD:
+            return self.value
+        try:
+            return decode(self.wire or "")
+        except ValueError as exc:
+            raise UnreadableOutput(str(exc)) from None
 
 
-def _seconds(record: dict[str, Any], key: str) -> float:
-    value = record.get(key, 0.0)
-    if type(value) not in (int, float) or not 0 <= value < 1e9:
-        raise ValueError(f"{key} is not a duration: {value!r:.40}")
-    return float(value)
+def _durations(line: str) -> list[tuple[float, float]]:
+    try:
+        pairs = json.loads(line)
+    except ValueError:
+        raise ValueError("the times line is not JSON") from None
+    if type(pairs) is not list:
+        raise ValueError("the times line is not a list")
+    times = []
+    for pair in pairs:
+        if (type(pair) is not list or len(pair) != 2
+                or not all(type(v) in (int, float) and 0 <= v < 1e9 for v in pair)):
+            raise ValueError(f"not a duration pair: {str(pair)[:40]}")
+        times.append((float(pair[0]), float(pair[1])))
+    return times
 
 
-def decode_calls(text: str | bytes) -> list[CallResult]:
-    """The per-call records a call job returned (``Outcome.calls``), strictly checked: every
-    record but the last is "ok"; anything malformed raises ``ValueError``."""
-    records = _load(text)
-    if type(records) is not list:
-        raise ValueError("the call records are not a list")
+def call_outputs(text: str) -> str:
+    """The part of a call job's records that holds the calls' kinds and outputs (without
+    their times): two jobs whose parts are equal returned the same outputs."""
+    return text.partition("\n")[2]
+
+
+def decode_calls(text: str) -> list[CallResult]:
+    """The per-call records a call job returned (``Outcome.calls``: a line of times, then a
+    line per call, see sandbox/worker.py), strictly checked: every record but the last is
+    "ok"; anything malformed raises ``ValueError``, except an "ok" output, which is checked
+    when it is read (``CallResult.output``)."""
     results: list[CallResult] = []
-    for index, record in enumerate(records):
+    if not text:
+        return results
+    first, _, rest = text.partition("\n")
+    times = _durations(first)
+    lines = rest.split("\n") if rest else []
+    if len(lines) != len(times):
+        raise ValueError(f"{len(times)} times for {len(lines)} records")
+    for index, (line, (cpu_s, wall_s)) in enumerate(zip(lines, times, strict=True)):
         if results and results[-1].kind != "ok":
             raise ValueError(f"record {index} follows a {results[-1].kind!r} record")
-        if type(record) is not dict:
-            raise ValueError(f"record {index} is not an object")
-        kinds = set(record) & _KINDS
-        extra = set(record) - _KINDS - {"cpu_s", "wall_s"}
-        if len(kinds) != 1 or extra:
-            raise ValueError(f"record {index} has keys {sorted(record)[:5]!r}")
-        kind = kinds.pop()
-        cpu_s, wall_s = _seconds(record, "cpu_s"), _seconds(record, "wall_s")
-        body = record[kind]
+        match = _RECORD.match(line)
+        if match is None:
+            raise ValueError(f"record {index} is malformed: {line[:60]!r}")
+        kind, digest = match.groups()
+        body = line[match.end():]
         if kind == "ok":
-            try:
-                value = _from_wire(body, 0)
-            except ValueError as exc:
-                raise ValueError(f"record {index}: {exc}") from None
-            results.append(CallResult("ok", value, "", cpu_s, wall_s))
-        else:
-            if type(body) is not str:
-                raise ValueError(f"record {index}: {kind} needs a text")
-            results.append(CallResult(kind, None, body, cpu_s, wall_s))
+            results.append(CallResult("ok", _UNREAD, "", cpu_s, wall_s, body,
+                                      None if digest == "-" else digest))
+            continue
+        try:
+            detail = json.loads(body)
+        except ValueError:
+            detail = None
+        if type(detail) is not str:
+            raise ValueError(f"record {index}: {kind} needs a JSON string")
+        results.append(CallResult(cast(CallKind, kind), None, detail, cpu_s, wall_s))
     return results
 
 
 __all__ = [
     "MAX_DEPTH", "MAX_INT_DIGITS", "CallResult", "Foreign", "ForeignBytes", "ForeignComplex",
     "ForeignDict", "ForeignFloat", "ForeignFrozenSet", "ForeignInt", "ForeignList", "ForeignSet",
-    "ForeignStr", "ForeignTuple", "decode", "decode_calls", "encode", "encode_calls", "foreign",
+    "ForeignStr", "ForeignTuple", "UnreadableOutput", "call_outputs", "decode", "decode_calls",
+    "encode", "encode_calls", "foreign",
 ]

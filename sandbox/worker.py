@@ -10,10 +10,12 @@ ASCII JSON):
                  "tmp_size_mb", "shm_size_mb", "namespaces" (false: do not use them), ...}),
                  then job frames {"seq", "program", "limits",
                  "libraries" (optional: the only third-party top-level modules importable),
-                 "calls" (optional: {"inputs": wire text, "cpu_limits": [seconds] | null})}
+                 "calls" (optional: {"inputs": wire text, "cpu_limits": [seconds] | null,
+                 "digest_above": chars | null})}
   worker -> pool: {"ready": true, "isolation": ..., ...} once, then one result frame per job:
                  {"seq", "status", "detail", "duration_s", "stdout", "stderr", "cpu_s",
-                  "starved", "calls" (call jobs: JSON text of the per-call records),
+                  "starved", "attached" (call jobs: the length of the per-call records,
+                  which follow the JSON after a newline, as raw ASCII),
                   "unhealthy" (only when the worker found itself tampered with)}
 
 Processes: the worker proper talks to the pool, supervises each job and decides its
@@ -59,10 +61,14 @@ cannot stop code running in the same process. That is why call jobs exist.
 Call jobs: after the program ran to its end, the driver (in the job's process) calls the
 functions the job names, each with a fresh decode of its inputs, and returns the encoded
 outputs (the wire format of ``harness.sandbox.values``) with the nonce; trusted code outside
-decides. Per call one record: {"ok": wire}, {"raised": "Type: message"}, {"timeout": ...}
-(its CPU limit, ITIMER_PROF), {"bad": "unsupported type ..."} or {"missing": ...}, each with
-"cpu_s" and "wall_s"; the driver stops at the first record that is not "ok". A per-call
-timeout makes the job a "timeout" ("input K: CPU limit of Xs reached", K counted from 0).
+decides. A first line holds the calls' times, ``[[cpu_s, wall_s], ...]``; then per call one
+line, ``KIND DIGEST BODY``: "ok" with the output's wire text, or "raised" ("Type: message"),
+"timeout" (its CPU limit, ITIMER_PROF), "bad" ("unsupported type ...") or "missing", each
+with a JSON string; the driver stops at the first record that is not "ok". DIGEST is "-",
+or, for an output whose wire text is longer than the job's ``digest_above``, the sha256 of
+that text: trusted code compares it with the reference's instead of reading the output
+(forging it needs the expected output itself). A per-call timeout makes the job a "timeout"
+("input K: CPU limit of Xs reached", K counted from 0).
 
 CPU time and timeouts: a job that reaches its wall-clock limit is a timeout. Before killing
 it the worker reads the scheduler statistics of the job's processes (/proc/PID/schedstat:
@@ -94,6 +100,7 @@ import struct
 import sys
 import tempfile
 import time
+from hashlib import sha256
 from typing import Any
 
 HEADER = struct.Struct(">I")
@@ -219,9 +226,14 @@ def read_frame(fd: int) -> dict[str, Any] | None:
     return message
 
 
-def write_frame(fd: int, message: dict[str, Any]) -> None:
+def write_frame(fd: int, message: dict[str, Any], attachment: bytes = b"") -> None:
+    """``attachment``: raw bytes after the JSON (a result's call records, which would cost
+    an escape and an unescape of every quote as a JSON string), announced by the message's
+    ``"attached"`` length; the JSON text never holds a raw newline, which separates them."""
     # ASCII only: lone surrogates and other hostile text travel as \u escapes.
     body = json.dumps(message, ensure_ascii=True).encode("ascii")
+    if attachment:
+        body += b"\n" + attachment
     data = memoryview(HEADER.pack(len(body)) + body)
     while data:
         written = os.write(fd, data)
@@ -1121,14 +1133,15 @@ class Worker:
             return self._fault(job, f"sandbox: {detail}")
         started = time.monotonic()  # (the forker may have been busy with the last job)
         pidfd = reply.get("pidfd")
-        # The pid the program sees (in its own pid namespace), for its report: read while
-        # the process surely lives (it waits for the nonce), else a fast job may be gone and
-        # reaped, and its report refused for want of its pid.
+        # The pid the program sees (in its own pid namespace), for its report: read before
+        # the nonce is written (a job that completes waits for it, so it is still there),
+        # else a fast job may be gone and reaped, and its report refused for want of its pid.
         numbers = _pidfd_numbers(pidfd) if pidfd is not None else None
         own_pid = numbers[1] if numbers else int(reply["pid"])
         # Made only now, so that no copy of it exists in the job's process until it asks.
         nonce = secrets.token_hex(16)
-        os.write(nonce_w, nonce.encode("ascii"))
+        with contextlib.suppress(BrokenPipeError):  # the job died early: judged below
+            os.write(nonce_w, nonce.encode("ascii"))
         os.close(nonce_w)
         report_cap = REPORT_ROOM + (result_cap if calls is not None else 0)
         streams = {out_r: Capped(cap), err_r: Capped(cap), res_r: Capped(report_cap)}
@@ -1429,8 +1442,8 @@ class Worker:
 
     @staticmethod
     def _classify(run: _Run, nonce: str, own_pid: int, report_stream: Capped, call_job: bool,
-                  result_cap: int) -> tuple[str, str, str | None]:
-        """(status, detail, calls JSON text or None)."""
+                  result_cap: int) -> tuple[str, str, bytes | None]:
+        """(status, detail, the call records (ASCII) or None)."""
         limits = run.limits
         if run.stopped in ("timeout", "pool"):
             return "timeout", f"wall-clock limit of {run.timeout:g}s reached", None
@@ -1465,10 +1478,9 @@ class Worker:
             if call_job and status in ("passed", "timeout") and "calls" in report:
                 if report_stream.dropped:
                     return "failed", f"outputs larger than {result_cap} bytes", None
-                try:
-                    calls_text = rest.decode("ascii")
-                except UnicodeDecodeError:
+                if not rest.isascii():
                     return "failed", "outputs that are not ASCII text", None
+                calls_text = rest
                 if len(calls_text) > result_cap:
                     return "failed", f"outputs larger than {result_cap} bytes", None
                 if len(calls_text) != report["calls"]:
@@ -1916,7 +1928,7 @@ def run_program(program: str, res_w: int, nonce_r: int, calls: dict[str, Any] | 
             exit_now(1)  # a forked copy of the program reached the end: not the job's process
         try:
             nonce = read(nonce_r, 64).decode("ascii", "replace")
-            body = b"" if records is None else ("[" + ",".join(records) + "]").encode("ascii")
+            body = b"" if records is None else "\n".join(records).encode("ascii")
             header = {"nonce": nonce, "pid": my_pid, "status": status, "detail": detail}
             if records is not None:
                 header["calls"] = len(body)
@@ -1931,6 +1943,14 @@ def run_program(program: str, res_w: int, nonce_r: int, calls: dict[str, Any] | 
     if status == "passed" and calls is not None:
         status, detail, records = _drive_calls(namespace, calls, result_cap, finish)
     finish(status, detail, records)
+
+
+def _call_report(lines: list[str], times: list[str]) -> list[str]:
+    """The call records as the report's lines: first the calls' times (a JSON list of
+    [cpu_s, wall_s]), then one line per call. The outputs' lines come apart from the times,
+    so that trusted code can find a whole run of outputs identical to the reference's by
+    comparing one text."""
+    return ["[" + ",".join(times) + "]", *lines]
 
 
 def _drive_calls(namespace: dict[str, Any], calls: dict[str, Any], result_cap: int,
@@ -1949,10 +1969,19 @@ def _drive_calls(namespace: dict[str, Any], calls: dict[str, Any], result_cap: i
     except (ValueError, TypeError, KeyError) as exc:
         return "error", f"sandbox: the call inputs do not decode ({exc})", None
     records: list[str] = []
+    times: list[str] = []
     current: list[Any] = []  # [index, limit, cpu at start, wall at start] during a call
 
+    digest_above = calls.get("digest_above")
+    if type(digest_above) is not int:
+        digest_above = None
+
     def record(kind: str, value: str, cpu: float, wall: float) -> str:
-        return f'{{"{kind}":{value},"cpu_s":{round(cpu, 6)!r},"wall_s":{round(wall, 6)!r}}}'
+        digest = "-"
+        if digest_above is not None and kind == "ok" and len(value) > digest_above:
+            digest = sha256(value.encode("ascii")).hexdigest()
+        times.append(f"[{round(cpu, 6)!r},{round(wall, 6)!r}]")
+        return f"{kind} {digest} {value}"
 
     def over_limit(signum: int, frame: Any) -> None:
         if not current:
@@ -1962,7 +1991,7 @@ def _drive_calls(namespace: dict[str, Any], calls: dict[str, Any], result_cap: i
         what = f"CPU limit of {limit:g}s reached"
         timed_out = record("timeout", dumps(what), process_time() - cpu0,
                            perf_counter() - wall0)
-        finish("timeout", f"input {index}: {what}", [*records, timed_out])
+        finish("timeout", f"input {index}: {what}", _call_report([*records, timed_out], times))
 
     if cpu_limits is not None:
         signal.signal(signal.SIGPROF, over_limit)
@@ -1976,7 +2005,7 @@ def _drive_calls(namespace: dict[str, Any], calls: dict[str, Any], result_cap: i
             return "error", f"sandbox: the inputs of call {index} do not decode ({exc})", None
         function = namespace.get(name)
         if not callable(function):
-            records.append(f'{{"missing":{dumps(f"no function named {name}")}}}')
+            records.append(record("missing", dumps(f"no function named {name}"), 0.0, 0.0))
             break
         limit = float(cpu_limits[index]) if cpu_limits is not None else None
         cpu0, wall0 = process_time(), perf_counter()
@@ -2002,10 +2031,10 @@ def _drive_calls(namespace: dict[str, Any], calls: dict[str, Any], result_cap: i
             records.append(record("bad", dumps(_clean_text(str(exc))), cpu, wall))
             break
         records.append(record("ok", text, cpu, wall))
-        size += len(records[-1]) + 1
+        size += len(records[-1]) + len(times[-1]) + 2
         if size > result_cap:
             break  # over the cap: the worker says so
-    return "passed", "", records
+    return "passed", "", _call_report(records, times)
 
 
 # --------------------------------------------------------------------------- main
@@ -2073,7 +2102,10 @@ def main() -> None:
             result = worker.run_job(job)
             if worker.pool_gone:
                 return  # nobody is listening any more: do not start another job
-            write_frame(proto_out, result)
+            records = result.pop("calls", None)
+            if records is not None:
+                result["attached"] = len(records)
+            write_frame(proto_out, result, records or b"")
     except WorkerStop:
         return
     except ForkerLost as exc:

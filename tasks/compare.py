@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 import reprlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -440,6 +440,25 @@ class PlusChecker:
         reason, self.atol = _check(self.dataset, self.entry_point, inp, out, exp, self.atol,
                                    self.strict)
         return reason
+
+    @property
+    def equal_passes(self) -> bool:
+        """Whether an output passes whenever ``out == exp`` (so an exact copy of the expected
+        output, holding no NaN, passes): not for find_zero's root check and the set-compared
+        tasks (whose items must also be hashable)."""
+        return not ((self.dataset == "humaneval" and self.entry_point == "find_zero")
+                    or (self.dataset == "mbpp" and self.entry_point in MBPP_OUTPUT_SET_EQ_TASKS))
+
+    def accept_identical(self, expected_is_floats: Callable[[], bool]) -> bool:
+        """Take an output that is an exact copy of the expected one, holding no NaN, as
+        ``check`` would without comparing them: it passes (types agree too), and an expected
+        float raises ``atol`` for the rest of the segment. False (compare them) where that
+        verdict is not ``out == exp`` (``equal_passes``)."""
+        if not self.equal_passes:
+            return False
+        if self.atol == 0 and expected_is_floats():
+            self.atol = FLOAT_ATOL
+        return True
 
 
 def check_segment(dataset: str, entry_point: str, inputs: Sequence[Sequence[Any]],

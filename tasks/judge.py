@@ -34,18 +34,20 @@ import hashlib
 import io
 import itertools
 import random
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, replace
+from functools import cached_property, partial
 from types import CodeType
-from typing import Any
+from typing import Any, overload
 
 from harness.sandbox.base import Calls, Limits
-from harness.sandbox.values import CallResult, encode
+from harness.sandbox.values import CallResult, UnreadableOutput, call_outputs, encode
 from harness.tasks.compare import (
     MBPP_OUTPUT_NOT_NONE_TASKS,
     PlusChecker,
+    is_floats,
     per_input_limits,
     total_timeout,
     type_mismatch,
@@ -60,6 +62,9 @@ REFERENCE_TIMEOUT_S = 300.0
 # the recording and in the replay.
 TEST_SEED = 1234
 RECORD_FUNCTION = "_harness_record"
+# Outputs whose wire text is longer also come with its sha256: a correct candidate's large
+# outputs are then matched by digest (HumanEval+/15 returns 147 MB of strings).
+DIGEST_ABOVE = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -74,13 +79,31 @@ class Expectation:
 
     calls: tuple[tuple[str, list[Any], dict[str, Any]], ...]  # (function, args, kwargs)
     wire_calls: str  # the same, encoded: what the sandbox receives
-    outputs: tuple[Any, ...]  # the reference's output for each call
+    outputs: Sequence[Any]  # the reference's output for each call
     cpu_limits: tuple[float, ...] | None  # per call (None: only the program's limit)
     reference_s: float  # the reference run's duration (program limits are calibrated on it)
     timeout_s: float | None = None  # the whole program's wall-clock limit, where fixed
     # sha256 of the wire text ``outputs`` were decoded from, where known: stands for them in
     # ``digest``
     source_sha256: str | None = None
+    # Per call, where known: the wire text of the reference's output, and its sha256 where
+    # the sandbox sent one (``Calls.digest_above``). A candidate's output with the same text
+    # is the same value.
+    wires: tuple[str | None, ...] = ()
+    digests: tuple[str | None, ...] = ()
+    # The kinds and outputs part of the reference's records (``values.call_outputs``)
+    outputs_text: str | None = None
+    # Where this expectation's calls start among the problem's (a stage's, see
+    # ``Checker.stages``): input numbers in verdicts count from the problem's first.
+    first_input: int = 0
+
+    def identical(self, index: int, result: CallResult) -> bool:
+        """Whether call ``index`` returned exactly the reference's output (same wire text)."""
+        if result.kind != "ok" or index >= len(self.wires):
+            return False
+        if result.digest is not None and index < len(self.digests):
+            return result.digest == self.digests[index]
+        return result.wire is not None and result.wire == self.wires[index]
 
     @cached_property
     def digest(self) -> str:
@@ -101,6 +124,8 @@ class Checker(ABC):
 
     # The installed third-party libraries the programs may import (None: all of them).
     libraries: tuple[str, ...] | None = None
+    # Outputs longer than this (wire text) also come as a digest (None: never).
+    digest_above: int | None = None
 
     @abstractmethod
     def reference(self) -> tuple[str, Calls]:
@@ -118,9 +143,48 @@ class Checker(ABC):
     def judge(self, expectation: Expectation, results: list[CallResult]) -> Verdict:
         """The verdict on a candidate whose program and calls ran to their end."""
 
+    def quick_verdict(self, expectation: Expectation, records: str) -> Verdict | None:
+        """The verdict from a candidate's raw call records where it needs no reading of
+        them (None: ``judge`` the decoded records)."""
+        return None
 
-def call_job(expectation: Expectation) -> Calls:
-    return Calls(wire_inputs=expectation.wire_calls, cpu_limits=expectation.cpu_limits)
+    def stages(self, expectation: Expectation) -> tuple[Expectation, ...]:
+        """The expectation as stages run one after the other, each in its own job, each
+        only if the ones before passed (a candidate that fails early then skips the rest)."""
+        return (expectation,)
+
+
+def call_job(checker: Checker, expectation: Expectation) -> Calls:
+    return Calls(wire_inputs=expectation.wire_calls, cpu_limits=expectation.cpu_limits,
+                 digest_above=checker.digest_above)
+
+
+class ReferenceOutputs(Sequence[Any]):
+    """The reference's outputs, each decoded when first read: a candidate whose output is
+    identical to the reference's (``Expectation.identical``) never needs it decoded."""
+
+    def __init__(self, results: Sequence[CallResult]) -> None:
+        self._results = tuple(results)
+
+    def __len__(self) -> int:
+        return len(self._results)
+
+    def part(self, start: int, end: int) -> ReferenceOutputs:
+        return ReferenceOutputs(self._results[start:end])
+
+    @overload
+    def __getitem__(self, index: int) -> Any: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Any]: ...
+
+    def __getitem__(self, index: int | slice) -> Any:
+        if isinstance(index, slice):
+            return tuple(self[i] for i in range(*index.indices(len(self))))
+        try:
+            return self._results[index].output
+        except UnreadableOutput as exc:  # not the candidate's fault: the checker's error
+            raise RuntimeError(f"the reference's output {index} is unreadable: {exc}") from None
 
 
 def failure(index: int, result: CallResult) -> Verdict | None:
@@ -150,6 +214,8 @@ def {name}(*args):
 class OutputChecker(Checker):
     """evalplus's checking: each input's output against the reference's (HumanEval+, MBPP+)."""
 
+    digest_above = DIGEST_ABOVE
+
     def __init__(self, *, dataset: str, reference_code: str, entry_point: str,
                  inputs: Sequence[Sequence[Any]], atol: float, strict: bool,
                  segments: Sequence[int] = ()) -> None:
@@ -170,42 +236,144 @@ class OutputChecker(Checker):
             (called, list(args), {}) for args in inputs)
         self.atol = atol
         self.strict = strict
-        self.wire_calls = encode([list(call) for call in self.calls])
+        bounds = [*sorted(self.segment_starts), len(self.calls)]
+        self.segments = [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
+        # Each segment's calls, encoded: a stage's inputs, and joined, all of them.
+        self.segment_wires = [encode([list(call) for call in self.calls[a:b]])
+                              for a, b in self.segments]
+        self.wire_calls = "[" + ",".join(wire[1:-1] for wire in self.segment_wires) + "]"
 
     def reference(self) -> tuple[str, Calls]:
-        return self.reference_code, Calls(wire_inputs=self.wire_calls)
+        return self.reference_code, Calls(wire_inputs=self.wire_calls,
+                                          digest_above=self.digest_above)
 
     def expect(self, results: list[CallResult], duration_s: float) -> Expectation | None:
         if len(results) != len(self.calls) or any(r.kind != "ok" for r in results):
             return None
         limits = per_input_limits([r.cpu_s for r in results])
-        starts = [*sorted(self.segment_starts), len(limits)]
         # evalplus's per-segment limit, min(60 s, sum of the per-input limits) + slack.
-        timeout = sum(total_timeout(limits[a:b]) for a, b in itertools.pairwise(starts) if b > a)
+        timeout = sum(total_timeout(limits[a:b]) for a, b in self.segments)
         return Expectation(
-            calls=self.calls, wire_calls=self.wire_calls,
-            outputs=tuple(r.value for r in results), cpu_limits=tuple(limits),
-            reference_s=duration_s, timeout_s=round(timeout, 3))
+            calls=self.calls, wire_calls=self.wire_calls, outputs=ReferenceOutputs(results),
+            cpu_limits=tuple(limits), reference_s=duration_s, timeout_s=round(timeout, 3),
+            wires=tuple(r.wire for r in results), digests=tuple(r.digest for r in results))
 
     def candidate(self, solution: str) -> str:
         return solution + self.wrapper
 
+    def stages(self, expectation: Expectation) -> tuple[Expectation, ...]:
+        """One stage per segment (evalplus's base inputs, then the plus inputs, each with
+        its own limit as in evalplus): a candidate that fails a base input does not run the
+        plus inputs, which for some problems take seconds."""
+        if len(self.segments) < 2 or expectation.cpu_limits is None:
+            return (expectation,)
+        lines = _lines_at(expectation.outputs_text, [a for a, _ in self.segments])
+        outputs, source = expectation.outputs, expectation.source_sha256
+        return tuple(
+            replace(expectation, calls=expectation.calls[a:b], wire_calls=wire,
+                    outputs=outputs.part(a, b) if isinstance(outputs, ReferenceOutputs)
+                    else tuple(outputs[a:b]),
+                    cpu_limits=expectation.cpu_limits[a:b],
+                    timeout_s=round(total_timeout(expectation.cpu_limits[a:b]), 3),
+                    source_sha256=source and f"{source}:{a}:{b}",
+                    wires=expectation.wires[a:b], digests=expectation.digests[a:b],
+                    outputs_text=None if lines is None else lines[i], first_input=a)
+            for i, ((a, b), wire) in enumerate(zip(self.segments, self.segment_wires,
+                                                   strict=True)))
+
+    def quick_verdict(self, expectation: Expectation, records: str) -> Verdict | None:
+        """Passed, without a value read, when every output is the reference's own (the same
+        text), none holds a NaN and equal outputs pass (most correct candidates)."""
+        reference = expectation.outputs_text
+        if (reference is None or call_outputs(records) != reference or '"nan"' in reference
+                or not PlusChecker(self.dataset, self.entry_point, self.atol).equal_passes):
+            return None
+        return Verdict("passed")
+
     def judge(self, expectation: Expectation, results: list[CallResult]) -> Verdict:
         checker = PlusChecker(self.dataset, self.entry_point, self.atol, self.strict)
-        for index, (call, expected) in enumerate(
-                zip(expectation.calls, expectation.outputs, strict=True)):
-            if index in self.segment_starts:
+        if len(expectation.outputs) != len(expectation.calls):
+            raise ValueError("one expected output per call is needed")
+        first = expectation.first_input
+        for index, call in enumerate(expectation.calls):
+            where = f"input {first + index}"
+            if first + index in self.segment_starts:
                 checker = PlusChecker(self.dataset, self.entry_point, self.atol, self.strict)
             if index >= len(results):
-                return Verdict("failed", f"input {index}: no output")
+                return Verdict("failed", f"{where}: no output")
             result = results[index]
-            forced = failure(index, result)
+            forced = failure(first + index, result)
             if forced is not None:
                 return forced
-            reason = checker.check(call[1], result.value, expected)
+            if self._same_output(expectation, index, result) and checker.accept_identical(
+                    partial(_holds_floats, expectation, index)):
+                continue
+            try:
+                output = result.output
+            except UnreadableOutput as exc:
+                return Verdict("failed", f"{where}: output not readable: {exc}")
+            reason = checker.check(call[1], output, expectation.outputs[index])
             if reason is not None:
-                return Verdict("failed", f"input {index}: {reason}")
+                return Verdict("failed", f"{where}: {reason}")
         return Verdict("passed")
+
+    @staticmethod
+    def _same_output(expectation: Expectation, index: int, result: CallResult) -> bool:
+        """An output identical to the reference's, which is then known to pass without being
+        read: two NaNs are never equal, so outputs holding one are compared as values."""
+        if not expectation.identical(index, result):
+            return False
+        wire = expectation.wires[index]
+        return wire is not None and '"nan"' not in wire
+
+
+def _lines_at(text: str | None, starts: list[int]) -> list[str] | None:
+    """``text`` cut into the runs of lines that start at line numbers ``starts``."""
+    if text is None:
+        return None
+    cuts = [0]
+    for previous, start in itertools.pairwise(starts):
+        position = cuts[-1]
+        for _ in range(start - previous):
+            position = text.find("\n", position) + 1
+            if position == 0:
+                return None
+        cuts.append(position)
+    cuts.append(len(text) + 1)
+    return [text[a : b - 1] for a, b in itertools.pairwise(cuts)]
+
+
+def _holds_floats(expectation: Expectation, index: int) -> bool:
+    """evalplus's ``is_floats`` of the reference's output ``index``, from its wire text
+    where that tells, else from the decoded output."""
+    wire = expectation.wires[index]
+    told = None if wire is None else floats_in_wire(wire)
+    return is_floats(expectation.outputs[index]) if told is None else told
+
+
+_NUMBER = r"-?\d+(?:\.\d+)?(?:e[+-]?\d+)?"
+_NUMBERS = re.compile(rf"\[(?:{_NUMBER},)*{_NUMBER}\]")  # a non-empty list of plain numbers
+_INT_ITEM = re.compile(r"[\[,]-?\d+[,\]]")
+_INT = re.compile(r"-?\d+")
+
+
+def floats_in_wire(wire: str) -> bool | None:
+    """``is_floats`` (a float, or a non-empty list or tuple of floats) of the value of
+    ``wire`` (harness.sandbox.values), told from the text alone; None where it does not
+    tell (special floats, Foreign values, dicts, sets: decode then)."""
+    first = wire[:1]
+    if first in ('"', "t", "f", "n"):  # str, true, false, null
+        return False
+    if first == "-" or first.isdigit():  # a JSON number: a float has '.' or 'e' (repr)
+        return _INT.fullmatch(wire) is None
+    items = wire[5:-1] if wire.startswith('{"t":[') and wire.endswith("]}") else wire
+    if not items.startswith("["):
+        return None
+    if items[1:2] in ('"', "[", "t", "f", "n", "]") or _INT_ITEM.match(items):
+        return False  # empty, or the first item is not a float
+    if _NUMBERS.fullmatch(items):
+        return _INT_ITEM.search(items) is None
+    return None
 
 
 # ----------------------------------------------------------------------- replayed tests
@@ -284,11 +452,15 @@ class Replay:
             raise raised_exception(result.detail)
         if result.kind != "ok":
             raise CandidateFailed(f"input {index}: {result.detail}")
+        try:
+            output = result.output
+        except UnreadableOutput as exc:
+            raise CandidateFailed(f"input {index}: output not readable: {exc}") from None
         if self.strict:
-            mismatch = type_mismatch(result.value, self.expectation.outputs[index])
+            mismatch = type_mismatch(output, self.expectation.outputs[index])
             if mismatch is not None:
                 raise AssertionError(f"input {index}: type mismatch: {mismatch}")
-        return result.value
+        return output
 
 
 class ReplayChecker(Checker):
@@ -320,7 +492,10 @@ class ReplayChecker(Checker):
     def expect(self, results: list[CallResult], duration_s: float) -> Expectation | None:
         if len(results) != 1 or results[0].kind != "ok":
             return None
-        recorded = results[0].value
+        try:
+            recorded = results[0].output
+        except UnreadableOutput:
+            return None
         if not (isinstance(recorded, list) and len(recorded) == 2):
             return None
         calls, outputs = recorded

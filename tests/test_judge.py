@@ -176,7 +176,7 @@ def test_replay_gives_each_call_evalplus_s_cpu_limit_on_the_whole_test(
     program, calls = checker.reference()
     recorded = run_calls(program, calls.wire_inputs)[0]
     fast = checker.expect([recorded], 0.01)
-    slow = checker.expect([CallResult("ok", recorded.value, "", 0.6, 0.7)], 0.8)
+    slow = checker.expect([CallResult("ok", recorded.output, "", 0.6, 0.7)], 0.8)
     assert fast is not None and slow is not None
     assert fast.cpu_limits == (1.0,) * len(fast.calls)  # the 1 s floor
     assert slow.cpu_limits == (pytest.approx(2.4),) * len(slow.calls)  # 4 x the whole test

@@ -106,7 +106,7 @@ def test_calls_return_every_wire_type(sandbox):
     outcome, results = call(sandbox, WIRE_TYPES, [("value", [kind], {}) for kind in kinds])
     assert outcome.status is Status.PASSED, outcome
     assert [r.kind for r in results] == ["ok"] * len(kinds)
-    got = {kind: result.value for kind, result in zip(kinds, results, strict=True)}
+    got = {kind: result.output for kind, result in zip(kinds, results, strict=True)}
     for kind, expected in EXPECTED.items():
         value = got[kind]
         assert type(value) is type(expected), kind
@@ -140,15 +140,15 @@ def test_numpy_scalars_come_back_as_what_they_stand_for(sandbox):
     kinds = ["f64", "f32", "i64", "bool", "array"]
     outcome, results = call(sandbox, program, [("value", [k], {}) for k in kinds])
     assert outcome.passed, outcome
-    if results[0].value == "no numpy":
+    if results[0].output == "no numpy":
         pytest.skip("the sandbox interpreter has no numpy")
     f64, f32, i64, flag, array = results
-    assert type(f64.value) is ForeignFloat and f64.value == 0.5
-    assert f64.value.type_name == "numpy.float64"
-    assert type(f32.value) is ForeignFloat and f32.value.type_name == "numpy.float32"
-    assert type(i64.value) is ForeignInt and i64.value == 7
-    assert i64.value.type_name == "numpy.int64"
-    assert type(flag.value) is ForeignInt and flag.value == 1
+    assert type(f64.output) is ForeignFloat and f64.output == 0.5
+    assert f64.output.type_name == "numpy.float64"
+    assert type(f32.output) is ForeignFloat and f32.output.type_name == "numpy.float32"
+    assert type(i64.output) is ForeignInt and i64.output == 7
+    assert i64.output.type_name == "numpy.int64"
+    assert type(flag.output) is ForeignInt and flag.output == 1
     assert array == CallResult("bad", None, "unsupported type numpy.ndarray", array.cpu_s,
                                array.wall_s)
 
@@ -159,7 +159,7 @@ def test_a_call_that_raises_ends_the_calls(sandbox):
     outcome, results = call(sandbox, program, [("half", [4], {}), ("half", [3], {}),
                                                ("half", [2], {})])
     assert outcome.status is Status.PASSED  # the program and the driver ran to their end
-    assert [(r.kind, r.value, r.detail) for r in results] == [
+    assert [(r.kind, r.output, r.detail) for r in results] == [
         ("ok", 2, ""), ("raised", None, "ValueError: odd: 3")]
     outcome, results = call(sandbox, "def f():\n    assert 1 == 2, 'no'\n", [("f", [], {})])
     assert results[0].detail == "AssertionError: no"
@@ -170,7 +170,7 @@ def test_a_call_that_raises_ends_the_calls(sandbox):
 def test_keyword_arguments_reach_the_function(sandbox):
     program = "def f(a, *, b=1):\n    return (a, b)\n"
     _, results = call(sandbox, program, [("f", [1], {"b": 2}), ("f", [3], {})])
-    assert [r.value for r in results] == [(1, 2), (3, 1)]
+    assert [r.output for r in results] == [(1, 2), (3, 1)]
 
 
 @pytest.mark.parametrize("swallow", [False, True])
@@ -209,7 +209,7 @@ def test_ints_of_any_length_come_back(sandbox):
     program = "def f(n):\n    return [3 ** n, -(7 ** n)]\n"
     outcome, results = call(sandbox, program, [("f", [30000], {}), ("f", [5], {})])
     assert outcome.passed
-    assert [r.value for r in results] == [[3**30000, -(7**30000)], [3**5, -(7**5)]]
+    assert [r.output for r in results] == [[3**30000, -(7**30000)], [3**5, -(7**5)]]
 
 
 def test_a_missing_function_is_reported(sandbox):
@@ -225,7 +225,7 @@ def test_a_call_cannot_change_the_inputs_of_the_next(sandbox):
               "    return items, sorted(extra)\n"
     inputs: list[tuple[str, list[Any], dict[str, Any]]] = [("grow", [[1, 2], {}], {})] * 3
     _, results = call(sandbox, program, inputs)
-    assert [r.value for r in results] == [([1, 2, 2], ["k"])] * 3
+    assert [r.output for r in results] == [([1, 2, 2], ["k"])] * 3
 
 
 def test_outputs_over_the_cap_fail_the_job(sandbox):
@@ -290,7 +290,7 @@ def test_sabotage_of_the_worker_does_not_change_the_next_verdict(sandbox):
     run(sandbox, SABOTAGE, replace(LIMITS, timeout_s=5.0))
     outcome, results = call(sandbox, "def f(x):\n    return x * 2\n", [("f", [21], {})])
     assert outcome.passed and not outcome.sandbox_fault, outcome
-    assert [r.value for r in results] == [42]
+    assert [r.output for r in results] == [42]
     if isolation(sandbox) == "namespaces":
         # It never reached the worker: no replacement was needed.
         assert run(sandbox, "import os\nassert os.getppid() == 0").passed
@@ -336,7 +336,7 @@ def test_a_job_inherits_nothing_of_earlier_jobs(sandbox):
     earlier = ("SOURCE = 'harness-secret-source'\n"
                "def f(x):\n    return 'harness-secret-' + x\n")
     outcome, results = call(sandbox, earlier, [("f", ["input"], {})] * 3)
-    assert [r.value for r in results] == ["harness-secret-input"] * 3
+    assert [r.output for r in results] == ["harness-secret-input"] * 3
     program = MEMORY_SCAN + ("print(found('harness-secre[t]-source', 'harness-secre[t]-input',"
                              " 'secret-inpu[t]', '\"ok\":\"harnes[s]'))\n")
     outcome = run(sandbox, program)
@@ -586,4 +586,4 @@ def test_hostile_exception_messages_in_calls(sandbox):
                for kind in ("surrogate", "evil", "value")]
     assert results[0].kind == "raised" and results[0].detail == "ValueError: \\ud800"
     assert results[1].kind == "raised" and "Evil" in results[1].detail
-    assert results[2].value == "\udfff"  # the real output, surrogate and all
+    assert results[2].output == "\udfff"  # the real output, surrogate and all

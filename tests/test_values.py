@@ -30,6 +30,8 @@ from harness.sandbox.values import (
     ForeignList,
     ForeignStr,
     ForeignTuple,
+    UnreadableOutput,
+    call_outputs,
     decode,
     decode_calls,
     encode,
@@ -294,33 +296,53 @@ def test_decoding_never_runs_code():
 
 
 def test_call_records_decode_strictly():
-    text = json.dumps([
-        {"ok": {"t": [1, {"f": "inf"}]}, "cpu_s": 0.5, "wall_s": 0.75},
-        {"ok": None, "cpu_s": 0, "wall_s": 0},
-        {"raised": "ValueError: no", "cpu_s": 0.1, "wall_s": 0.2},
+    digest = "ab" * 32
+    text = "\n".join([
+        "[[0.5,0.75],[0,0],[0.1,0.2]]",
+        'ok - {"t":[1,{"f":"inf"}]}',
+        f"ok {digest} null",
+        'raised - "ValueError: no"',
     ])
-    assert decode_calls(text) == [CallResult("ok", (1, math.inf), "", 0.5, 0.75),
-                                  CallResult("ok", None, "", 0.0, 0.0),
-                                  CallResult("raised", None, "ValueError: no", 0.1, 0.2)]
-    assert decode_calls('[{"missing": "no function named f"}]') == [
+    results = decode_calls(text)
+    assert [(r.kind, r.detail, r.cpu_s, r.wall_s, r.digest) for r in results] == [
+        ("ok", "", 0.5, 0.75, None), ("ok", "", 0.0, 0.0, digest),
+        ("raised", "ValueError: no", 0.1, 0.2, None)]
+    assert results[0].output == (1, math.inf) and results[1].output is None
+    assert results[0].wire == '{"t":[1,{"f":"inf"}]}'
+    assert decode_calls('[[0,0]]\nmissing - "no function named f"') == [
         CallResult("missing", None, "no function named f")]
-    assert decode_calls("[]") == []
+    assert decode_calls("") == decode_calls("[]") == []
+    assert call_outputs(text) == text.partition("\n")[2]
 
 
 @pytest.mark.parametrize(("text", "reason"), [
-    ('{"ok": 1}', "not a list"),
-    ("[1]", "not an object"),
-    ('[{"ok": 1, "raised": "x"}]', "has keys"),
-    ('[{"ok": 1, "secret": 2}]', "has keys"),
-    ('[{"cpu_s": 1}]', "has keys"),
-    ('[{"raised": 1}]', "needs a text"),
-    ('[{"ok": 1, "cpu_s": -1}]', "not a duration"),
-    ('[{"ok": 1, "cpu_s": "1"}]', "not a duration"),
-    ('[{"ok": 1, "wall_s": 1e300}]', "not a duration"),
-    ('[{"bad": "x"}, {"ok": 1}]', "follows a 'bad' record"),
-    ('[{"ok": {"t": 3}}]', r"record 0: .*needs a list"),
-    ('[{"ok": NaN}]', "bare NaN"),
+    ('[{"ok": 1}]', "not a duration pair"),
+    ("ok - 1", "times line is not JSON"),
+    ('{"a": 1}\nok - 1', "not a list"),
+    ("[[0,0]]\nok - 1\n", "2 records"),
+    ("[[0,0]]", "1 times for 0 records"),
+    ("[[0,0],[0,0]]\nok - 1\n", "record 1 is malformed"),
+    ("[[0,0]]\nok 1", "malformed"),
+    ("[[0,0]]\nok abc 1", "malformed"),  # a digest is 64 hex digits
+    ("[[0,0]]\nsecret - 1", "malformed"),
+    ("[[0,0]]\nraised - 1", "needs a JSON string"),
+    ('[[0,0]]\nraised - "x" 2', "needs a JSON string"),
+    ("[[-1,0]]\nok - 1", "not a duration"),
+    ("[[0,1e300]]\nok - 1", "not a duration"),
+    ('[[0,"1"]]\nok - 1', "not a duration"),
+    ('[[0,0],[0,0]]\nbad - "x"\nok - 1', "follows a 'bad' record"),
 ])
 def test_malformed_call_records_are_a_value_error(text, reason):
     with pytest.raises(ValueError, match=reason):
         decode_calls(text)
+
+
+@pytest.mark.parametrize(("wire", "reason"), [
+    ('{"t": 3}', "needs a list"),
+    ("NaN", "bare NaN"),
+    ("[1,", "not JSON"),
+])
+def test_malformed_outputs_are_refused_when_read(wire, reason):
+    (result,) = decode_calls(f"[[0,0]]\nok - {wire}")  # the records are well formed
+    with pytest.raises(UnreadableOutput, match=reason):
+        _ = result.output

@@ -1,0 +1,236 @@
+"""The fast paths of trusted checking (tasks/judge.py) never change a verdict.
+
+Candidates' outputs identical to the reference's are accepted without being decoded (the
+whole records text at once, or per call, or by the sandbox's digest of a large output), and
+HumanEval+/MBPP+ candidates run in stages (base inputs, then plus inputs). Each path is
+checked here against the full comparison of decoded values, on records made by the
+worker's own call driver (``sandbox/worker.py``), in this process.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from shared_data import SHARED_DATA, need_shared
+
+from harness.references import ReferenceRun, expectation
+from harness.sandbox import worker
+from harness.sandbox.values import CallResult, decode_calls, encode
+from harness.tasks import TaskOptions, tasks
+from harness.tasks.compare import is_floats
+from harness.tasks.judge import Expectation, OutputChecker, Verdict, floats_in_wire
+
+
+def records_of(program: str, wire_inputs: str, digest_above: int | None) -> str:
+    """The records the worker's driver returns for a call job (trusted programs only)."""
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    exec(compile(program, "<program>", "exec"), namespace)
+    calls = {"inputs": wire_inputs, "digest_above": digest_above}
+    status, _, lines = worker._drive_calls(namespace, calls, 1 << 30, None)
+    assert status == "passed" and lines is not None
+    return "\n".join(lines)
+
+
+def reference_expectation(checker: OutputChecker) -> Expectation:
+    program, calls = checker.reference()
+    records = records_of(program, calls.wire_inputs, calls.digest_above)
+    found = expectation(checker, ReferenceRun("passed", "", 0.01, records))
+    assert found is not None
+    return found
+
+
+def full_verdict(checker: OutputChecker, found: Expectation, records: str) -> Verdict:
+    """The verdict from decoded values only: every output read and compared."""
+    results = [CallResult(r.kind, r.output if r.kind == "ok" else None, r.detail, r.cpu_s,
+                          r.wall_s) for r in decode_calls(records)]
+    plain = Expectation(calls=found.calls, wire_calls=found.wire_calls,
+                        outputs=tuple(found.outputs), cpu_limits=found.cpu_limits,
+                        reference_s=found.reference_s, timeout_s=found.timeout_s,
+                        first_input=found.first_input)
+    return checker.judge(plain, results)
+
+
+def fast_verdict(checker: OutputChecker, found: Expectation, records: str) -> Verdict:
+    """What the executor does (harness.execution.judged): the quick check, else judge."""
+    quick = checker.quick_verdict(found, records)
+    return quick if quick is not None else checker.judge(found, decode_calls(records))
+
+
+def verdicts(checker: OutputChecker, solution: str, digest_above: int | None = 64
+             ) -> tuple[Verdict, Verdict]:
+    found = reference_expectation(checker)
+    records = records_of(checker.candidate(solution), found.wire_calls, digest_above)
+    return fast_verdict(checker, found, records), full_verdict(checker, found, records)
+
+
+def checker_of(body: str, inputs: list[list[Any]], atol: float = 0.0,
+               segments: tuple[int, ...] = (), entry: str = "f",
+               dataset: str = "humaneval") -> OutputChecker:
+    return OutputChecker(dataset=dataset, reference_code=f"def {entry}(x):\n{body}",
+                         entry_point=entry, inputs=inputs, atol=atol, strict=False,
+                         segments=segments)
+
+
+CANDIDATES = {
+    "same": "    return REF(x)\n",
+    "int for float": "    y = REF(x)\n    return int(y) if isinstance(y, float) and y == int(y) "
+                     "else y\n",
+    "float for int": "    y = REF(x)\n    return float(y) if type(y) is int else y\n",
+    "tuple for list": "    y = REF(x)\n    return tuple(y) if type(y) is list else y\n",
+    "bool for int": "    y = REF(x)\n    return bool(y) if y in (0, 1) and type(y) is int else y\n",
+    "close float": "    y = REF(x)\n    return y + 1e-9 if type(y) is float else y\n",
+    "off by one": "    y = REF(x)\n    return y + 1 if type(y) in (int, float) else y\n",
+    "wrong at 3": "    y = REF(x)\n    return None if x == 3 else y\n",
+    "raises at 4": "    if x == 4:\n        raise ValueError(x)\n    return REF(x)\n",
+}
+REFERENCES = {
+    "ints": "    return x * 3\n",
+    "floats": "    return x / 2\n",
+    "mixed list": "    return [1, 3] + [i / 2 for i in range(x)]\n",
+    "float list": "    return [i / 4 for i in range(x + 1)]\n",
+    "large text": "    return ' '.join(str(i) for i in range(40 * x))\n",
+    "nan": "    return float('nan') if x == 2 else x / 3\n",
+    "nan in list": "    return [1.5, float('nan')]\n",
+    "set": "    return {x, x + 1}\n",
+    "big int": "    return 7 ** (3000 * x + 1)\n",
+}
+
+
+@pytest.mark.parametrize("reference", sorted(REFERENCES))
+@pytest.mark.parametrize("candidate", sorted(CANDIDATES))
+@pytest.mark.parametrize("atol", [0.0, 1e-6])
+def test_fast_paths_give_the_full_comparison_s_verdict(reference: str, candidate: str,
+                                                       atol: float) -> None:
+    inputs = [[x] for x in range(1, 7)]
+    checker = checker_of(REFERENCES[reference], inputs, atol=atol, segments=(2, 4))
+    solution = ("def REF(x):\n" + REFERENCES[reference] + "\ndef f(x):\n"
+                + CANDIDATES[candidate])
+    fast, full = verdicts(checker, solution)
+    assert (fast.status, fast.detail) == (full.status, full.detail)
+    if candidate == "same" and "nan" not in reference:
+        assert fast.status == "passed"
+
+
+def test_identical_outputs_are_not_decoded() -> None:
+    checker = checker_of("    return 'ab' * 50_000 * x\n", [[1], [2], [3]], segments=(1, 2))
+    found = reference_expectation(checker)
+    assert found.digests[0] is not None  # longer than DIGEST_ABOVE: a digest came too
+    records = records_of(checker.candidate("def f(x):\n    return 'ab' * 50_000 * x\n"),
+                         found.wire_calls, checker.digest_above)
+    assert checker.quick_verdict(found, records) == Verdict("passed")
+    results = decode_calls(records)
+    assert checker.judge(found, results) == Verdict("passed")
+    assert all("output" not in vars(r) for r in results)  # compared by digest, not read
+    assert all("output" not in vars(r) for r in found.outputs._results)  # type: ignore[attr-defined]
+
+
+def test_a_forged_digest_of_another_output_fails() -> None:
+    checker = checker_of("    return 'ab' * 50_000 * x\n", [[1], [2]])
+    found = reference_expectation(checker)
+    records = records_of(checker.candidate("def f(x):\n    return 'ab' * 50_000\n"),
+                         found.wire_calls, checker.digest_above)
+    # The candidate claims, for input 1, the digest of its own (first, right) output.
+    lines = records.split("\n")
+    lines[2] = lines[2].replace(lines[2].split(" ")[1], lines[1].split(" ")[1])
+    forged = "\n".join(lines)
+    assert checker.quick_verdict(found, forged) is None
+    assert checker.judge(found, decode_calls(forged)).status == "failed"
+
+
+def test_stages_split_at_the_segments_and_keep_input_numbers() -> None:
+    checker = checker_of("    return x * 2\n", [[x] for x in range(5)], segments=(2, 3))
+    found = reference_expectation(checker)
+    base, plus = checker.stages(found)
+    assert [len(base.calls), len(plus.calls)] == [2, 3] and plus.first_input == 2
+    assert base.digest != plus.digest != found.digest
+    assert decode_calls(records_of("def f(x):\n    return x * 2\n", plus.wire_calls, None))
+    wrong = "def f(x):\n    return x * 2 if x < 3 else -1\n"
+    judged = checker.judge(plus, decode_calls(records_of(wrong, plus.wire_calls, None)))
+    assert judged == Verdict("failed", "input 3: expected 6, got -1")
+    assert checker.quick_verdict(base, records_of(wrong, base.wire_calls, None)) == Verdict(
+        "passed")
+    assert sum(stage.timeout_s or 0 for stage in (base, plus)) == pytest.approx(
+        found.timeout_s or 0, abs=0.01)
+
+
+def test_plus_stages_on_the_real_dataset() -> None:
+    task = tasks.get("humaneval-plus")(TaskOptions(data_dir=need_shared(SHARED_DATA)))
+    problem = next(p for p in task.load() if p.key == "HumanEval/12")
+    checker = task.checker(problem)
+    assert isinstance(checker, OutputChecker)
+    found = reference_expectation(checker)
+    stages = checker.stages(found)
+    assert [len(stage.calls) for stage in stages] == list(problem.metadata["segments"])
+    solution = task.solution(problem, problem.reference)
+    for stage in stages:
+        records = records_of(checker.candidate(solution), stage.wire_calls, 64)
+        assert fast_verdict(checker, stage, records) == Verdict("passed")
+
+
+# ----------------------------------------------------------------------- is_floats from text
+
+values = st.recursive(
+    st.one_of(st.integers(-10**6, 10**6), st.floats(allow_nan=True), st.booleans(),
+              st.none(), st.text(max_size=3)),
+    lambda inner: st.one_of(st.lists(inner, max_size=4),
+                            st.lists(inner, max_size=4).map(tuple)),
+    max_leaves=8)
+
+
+@settings(max_examples=500, deadline=None)
+@given(values)
+def test_floats_in_wire_agrees_with_is_floats(value: Any) -> None:
+    told = floats_in_wire(worker.wire_encode(value))
+    assert told is None or told == is_floats(value)
+
+
+@pytest.mark.parametrize("value", [1.5, [1.5, 2.0], (0.5,), [1e300, -2e-300], -0.0])
+def test_floats_in_wire_tells_plain_float_lists(value: Any) -> None:
+    assert floats_in_wire(encode(value)) is True
+
+
+@pytest.mark.parametrize("value", [1, [1, 2.0], [], (), "1.5", [[1.5]], None, True, [True]])
+def test_floats_in_wire_tells_what_is_not_floats(value: Any) -> None:
+    assert floats_in_wire(encode(value)) is False
+
+
+# ----------------------------------------------------------------------- stages, end to end
+
+
+def test_a_sample_that_fails_a_base_input_does_not_run_the_plus_inputs(tmp_path: Path) -> None:
+    """Through the real CLI and the default sandbox: a sample that is wrong on a base input
+    and would loop on every plus input fails at once; one right on the base inputs and
+    wrong on a plus input fails there, with the input's number among all of them."""
+    task = tasks.get("humaneval-plus")(TaskOptions(data_dir=need_shared(SHARED_DATA)))
+    problem = next(p for p in task.load() if p.key == "HumanEval/2")
+    base = [tuple(args) for args in problem.metadata["inputs"][:problem.metadata["segments"][0]]]
+    reference = task.solution(problem, problem.reference)
+    entry = problem.metadata["entry_point"]
+    loops = (f"{reference}\n_BASE = {base!r}\n_REF = {entry}\n\n"
+             f"def {entry}(*args):\n    if args not in _BASE:\n        while True:\n"
+             f"            pass\n    return -1.0\n")
+    late = (f"{reference}\n_BASE = {base!r}\n_REF = {entry}\n\n"
+            f"def {entry}(*args):\n    return _REF(*args) if args in _BASE else -1.0\n")
+    samples = tmp_path / "samples.jsonl"
+    samples.write_text("".join(json.dumps({"task_id": "HumanEval/2", "solution": s}) + "\n"
+                               for s in (loops, late, reference)))
+    out = tmp_path / "run"
+    done = subprocess.run(
+        [sys.executable, "-m", "harness", "-q", "evaluate", "--task", "humaneval-plus",
+         "--samples", str(samples), "--output-dir", str(out), "--problems", "HumanEval/2",
+         "--data-dir", str(SHARED_DATA / "humanevalplus"), "--no-exec-cache"],
+        capture_output=True, text=True, timeout=600, check=False)
+    assert done.returncode == 0, done.stderr
+    rows = sorted((json.loads(line) for line in (out / "executions.jsonl").open()),
+                  key=lambda row: row["sample"])
+    assert [row["status"] for row in rows] == ["failed", "failed", "passed"]
+    assert rows[0]["detail"].startswith("input 0:") and rows[0]["duration_s"] < 1.0
+    first_plus = len(base)
+    assert rows[1]["detail"].startswith(f"input {first_plus}:")
