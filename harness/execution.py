@@ -21,11 +21,17 @@ from harness.errors import HarnessError
 from harness.io import safe_text
 from harness.progress import progress
 from harness.sandbox import ExecJob, Limits, Outcome, Sandbox, Status, open_sandbox
-from harness.sandbox.values import decode_calls
 from harness.schema import ExcludedInfo, ExecutionRecord, LimitsInfo, SampleRecord, SandboxInfo
 from harness.settings import cache_dir
 from harness.tasks import Problem, Program, Task
-from harness.tasks.judge import CHECK_IN_PROCESS, CHECK_OUTSIDE, Checker, Expectation, call_job
+from harness.tasks.judge import (
+    CHECK_IN_PROCESS,
+    CHECK_OUTSIDE,
+    Checker,
+    Expectation,
+    call_job,
+    verdict_of,
+)
 
 JUDGE_VERSION = 3  # bump when trusted checking or the wire changes verdicts (cache keys)
 
@@ -111,18 +117,7 @@ def judged(checker: Checker, expectation: Expectation, outcome: Outcome) -> Outc
     if outcome.status is not Status.PASSED:
         return base
     try:
-        verdict = checker.quick_verdict(expectation, outcome.calls or "")
-    except Exception as exc:  # a bug in trusted checking must show, not pass
-        log.exception("checking failed")
-        return replace(base, status=Status.ERROR, detail=f"checker failed: {exc!r}")
-    if verdict is not None:
-        return replace(base, status=Status(verdict.status), detail=verdict.detail)
-    try:
-        results = decode_calls(outcome.calls or "")
-    except ValueError as exc:
-        return replace(base, status=Status.FAILED, detail=f"outputs not readable: {exc}")
-    try:
-        verdict = checker.judge(expectation, results)
+        verdict = verdict_of(checker, expectation, outcome.calls or "")
     except Exception as exc:  # a bug in trusted checking must show, not pass
         log.exception("checking failed")
         return replace(base, status=Status.ERROR, detail=f"checker failed: {exc!r}")
@@ -303,8 +298,7 @@ class Executor:
             stage += 1
             earlier = {job.job_id: outcome for job, outcome in later}
             jobs_later = sorted((job for job, _ in later), reverse=True,
-                                key=lambda job: self.expectations[job.job_id.rpartition("#")[0]
-                                                                  ].reference_s)
+                                key=lambda job: self._cost(job.job_id.rpartition("#")[0]))
             finished = execute(jobs_later, self._sandbox, self._cache,
                                partial(self._judge, stage=stage))
         while unrun:
@@ -314,13 +308,14 @@ class Executor:
         """``samples`` with the slowest problems' first (by their reference's time): the
         long jobs start while the short ones can still fill the workers around them, instead
         of a long one starting last and running alone."""
-        def cost(sample: SampleRecord) -> float:
-            expectation = self.expectations.get(sample.key)
-            if expectation is not None:
-                return expectation.reference_s
-            return self.timeouts.get(sample.key, 0.0) / CALIBRATION_FACTOR
+        return sorted(samples, key=lambda sample: self._cost(sample.key), reverse=True)
 
-        return sorted(samples, key=cost, reverse=True)
+    def _cost(self, key: str) -> float:
+        """How long a problem's job is expected to take: its reference's time."""
+        expectation = self.expectations.get(key)
+        if expectation is not None:
+            return expectation.reference_s
+        return self.timeouts.get(key, 0.0) / CALIBRATION_FACTOR
 
     def job(self, problem: Problem, sample: SampleRecord) -> ExecJob:
         expectation = self.expectations.get(problem.key)

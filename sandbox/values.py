@@ -512,6 +512,12 @@ def call_outputs(text: str) -> str:
     return text.partition("\n")[2]
 
 
+def same_outputs(text: str, outputs: str) -> bool:
+    """``call_outputs(text) == outputs``, without copying ``text`` (it may be large)."""
+    start = text.find("\n") + 1
+    return start > 0 and len(text) - start == len(outputs) and text.startswith(outputs, start)
+
+
 def decode_calls(text: str) -> list[CallResult]:
     """The per-call records a call job returned (``Outcome.calls``: a line of times, then a
     line per call, see sandbox/worker.py), strictly checked: every record but the last is
@@ -551,5 +557,5 @@ __all__ = [
     "MAX_DEPTH", "MAX_INT_DIGITS", "CallResult", "Foreign", "ForeignBytes", "ForeignComplex",
     "ForeignDict", "ForeignFloat", "ForeignFrozenSet", "ForeignInt", "ForeignList", "ForeignSet",
     "ForeignStr", "ForeignTuple", "UnreadableOutput", "call_outputs", "decode", "decode_calls",
-    "encode", "encode_calls", "foreign",
+    "encode", "encode_calls", "foreign", "same_outputs",
 ]

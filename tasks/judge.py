@@ -49,7 +49,13 @@ from types import CodeType
 from typing import Any, overload
 
 from harness.sandbox.base import Calls, Limits
-from harness.sandbox.values import CallResult, UnreadableOutput, call_outputs, encode
+from harness.sandbox.values import (
+    CallResult,
+    UnreadableOutput,
+    decode_calls,
+    encode,
+    same_outputs,
+)
 from harness.tasks.compare import (
     MBPP_OUTPUT_NOT_NONE_TASKS,
     PlusChecker,
@@ -102,6 +108,12 @@ class Expectation:
     # Where this expectation's calls start among the problem's (a stage's, see
     # ``Checker.stages``): input numbers in verdicts count from the problem's first.
     first_input: int = 0
+
+    @cached_property
+    def nan_free(self) -> tuple[bool, ...]:
+        """Per call: whether the reference's output is known and holds no NaN (its text,
+        read once per problem rather than once per candidate)."""
+        return tuple(wire is not None and '"nan"' not in wire for wire in self.wires)
 
     def identical(self, index: int, result: CallResult) -> bool:
         """Whether call ``index`` returned exactly the reference's output (same wire text)."""
@@ -158,6 +170,20 @@ class Checker(ABC):
         """The expectation as stages run one after the other, each in its own job, each
         only if the ones before passed (a candidate that fails early then skips the rest)."""
         return (expectation,)
+
+
+def verdict_of(checker: Checker, expectation: Expectation, records: str) -> Verdict:
+    """The verdict on a candidate whose program and calls ran to their end, from the call
+    records its job returned (``Outcome.calls``): the quick verdict where there is one, else
+    the judgement of the decoded records."""
+    quick = checker.quick_verdict(expectation, records)
+    if quick is not None:
+        return quick
+    try:
+        results = decode_calls(records)
+    except ValueError as exc:
+        return Verdict("failed", f"outputs not readable: {exc}")
+    return checker.judge(expectation, results)
 
 
 def call_job(checker: Checker, expectation: Expectation) -> Calls:
@@ -242,6 +268,7 @@ class OutputChecker(Checker):
             (called, list(args), {}) for args in inputs)
         self.atol = atol
         self.strict = strict
+        self.equal_passes = PlusChecker(dataset, entry_point, atol).equal_passes
         bounds = [*sorted(self.segment_starts), len(self.calls)]
         self.segments = [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
         # Each segment's calls, encoded: a stage's inputs, and joined, all of them.
@@ -291,8 +318,9 @@ class OutputChecker(Checker):
         """Passed, without a value read, when every output is the reference's own (the same
         text), none holds a NaN and equal outputs pass (most correct candidates)."""
         reference = expectation.outputs_text
-        if (reference is None or call_outputs(records) != reference or '"nan"' in reference
-                or not PlusChecker(self.dataset, self.entry_point, self.atol).equal_passes):
+        nan_free = expectation.nan_free
+        if (reference is None or not self.equal_passes or len(nan_free) != len(expectation.calls)
+                or False in nan_free or not same_outputs(records, reference)):
             return None
         return Verdict("passed")
 
@@ -327,10 +355,7 @@ class OutputChecker(Checker):
     def _same_output(expectation: Expectation, index: int, result: CallResult) -> bool:
         """An output identical to the reference's, which is then known to pass without being
         read: two NaNs are never equal, so outputs holding one are compared as values."""
-        if not expectation.identical(index, result):
-            return False
-        wire = expectation.wires[index]
-        return wire is not None and '"nan"' not in wire
+        return expectation.identical(index, result) and expectation.nan_free[index]
 
 
 def _lines_at(text: str | None, starts: list[int]) -> list[str] | None:

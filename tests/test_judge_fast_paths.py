@@ -25,7 +25,13 @@ from harness.sandbox import worker
 from harness.sandbox.values import CallResult, decode_calls, encode
 from harness.tasks import TaskOptions, tasks
 from harness.tasks.compare import is_floats
-from harness.tasks.judge import Expectation, OutputChecker, Verdict, floats_in_wire
+from harness.tasks.judge import (
+    Expectation,
+    OutputChecker,
+    Verdict,
+    floats_in_wire,
+    verdict_of,
+)
 
 
 def records_of(program: str, wire_inputs: str, digest_above: int | None) -> str:
@@ -57,17 +63,11 @@ def full_verdict(checker: OutputChecker, found: Expectation, records: str) -> Ve
     return checker.judge(plain, results)
 
 
-def fast_verdict(checker: OutputChecker, found: Expectation, records: str) -> Verdict:
-    """What the executor does (harness.execution.judged): the quick check, else judge."""
-    quick = checker.quick_verdict(found, records)
-    return quick if quick is not None else checker.judge(found, decode_calls(records))
-
-
 def verdicts(checker: OutputChecker, solution: str, digest_above: int | None = 64
              ) -> tuple[Verdict, Verdict]:
     found = reference_expectation(checker)
     records = records_of(checker.candidate(solution), found.wire_calls, digest_above)
-    return fast_verdict(checker, found, records), full_verdict(checker, found, records)
+    return verdict_of(checker, found, records), full_verdict(checker, found, records)
 
 
 def checker_of(body: str, inputs: list[list[Any]], atol: float = 0.0,
@@ -171,7 +171,7 @@ def test_plus_stages_on_the_real_dataset() -> None:
     solution = task.solution(problem, problem.reference)
     for stage in stages:
         records = records_of(checker.candidate(solution), stage.wire_calls, 64)
-        assert fast_verdict(checker, stage, records) == Verdict("passed")
+        assert verdict_of(checker, stage, records) == Verdict("passed")
 
 
 # ----------------------------------------------------------------------- is_floats from text

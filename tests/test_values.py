@@ -36,6 +36,7 @@ from harness.sandbox.values import (
     decode_calls,
     encode,
     encode_calls,
+    same_outputs,
 )
 
 # --------------------------------------------------------------------------- strategies
@@ -313,6 +314,10 @@ def test_call_records_decode_strictly():
         CallResult("missing", None, "no function named f")]
     assert decode_calls("") == decode_calls("[]") == []
     assert call_outputs(text) == text.partition("\n")[2]
+    assert same_outputs(text, call_outputs(text))
+    assert not same_outputs(text, call_outputs(text)[:-1])
+    assert not same_outputs(text, call_outputs(text) + "\n")
+    assert not same_outputs("[]", "")  # no call records at all
 
 
 @pytest.mark.parametrize(("text", "reason"), [
