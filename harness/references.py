@@ -4,13 +4,14 @@ establishes what candidates are checked against outside their process (tasks/jud
 Results are cached by content: the reference program, the calls, the sandbox's identity and
 the machine (the measured times set the time limits). The cache holds only what the
 reference's own job returned, written by trusted code; a run that was not healthy (not
-passed, implausible duration) is never stored.
+passed, implausible duration) is never stored. The records are stored as they came, not
+compressed: a run of HumanEval+ reads them all (about 300 MB) before its first job, and
+inflating them took longer than the jobs of most problems.
 """
 
 from __future__ import annotations
 
 import contextlib
-import gzip
 import hashlib
 import json
 import logging
@@ -25,12 +26,14 @@ from typing import Any
 
 from harness.sandbox import ExecJob, Outcome, Sandbox, Status
 from harness.sandbox.calibration import machine_fingerprint
-from harness.sandbox.values import call_outputs, decode_calls
+from harness.sandbox.values import CallRecords
 from harness.tasks.judge import REFERENCE_TIMEOUT_S, Checker, Expectation, reference_limits
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 3  # 2: ints beyond 4300 digits cross as hex; 3: records one per line
+# 2: ints beyond 4300 digits cross as hex; 3: records one per line; 4: not compressed, with
+# the records' sha256
+FORMAT_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class ReferenceRun:
     detail: str
     duration_s: float
     calls: str | None
+    calls_sha256: str = ""  # of ``calls``, where known (computed once, when first stored)
 
     @property
     def plausible(self) -> bool:
@@ -48,7 +52,8 @@ class ReferenceRun:
 
 def reference_key(job: ExecJob, identity: str) -> str:
     assert job.calls is not None
-    material = json.dumps([FORMAT_VERSION, job.program, job.calls.wire_inputs, job.libraries,
+    inputs = hashlib.sha256(job.calls.wire_inputs.encode("ascii")).hexdigest()
+    material = json.dumps([FORMAT_VERSION, job.program, inputs, job.libraries,
                            identity, machine_fingerprint()], sort_keys=True)
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
 
@@ -56,14 +61,16 @@ def reference_key(job: ExecJob, identity: str) -> str:
 def _read(path: Path) -> ReferenceRun | None:
     """A cached run: a JSON line, then the call records as they came (ASCII)."""
     try:
-        with gzip.open(path, "rb") as handle:
-            header, _, records = handle.read().partition(b"\n")
-        data = json.loads(header)
-        run = ReferenceRun(str(data["status"]), str(data["detail"]), float(data["duration_s"]),
-                           records.decode("ascii"))
-        if data.get("records") != len(records):
+        data = path.read_bytes()
+        end = data.index(b"\n")
+        header = json.loads(data[:end])
+        records = memoryview(data)[end + 1:]
+        if header.get("records") != len(records):
             return None
-    except (OSError, ValueError, KeyError, TypeError, EOFError):
+        run = ReferenceRun(str(header["status"]), str(header["detail"]),
+                           float(header["duration_s"]), str(records, "ascii"),
+                           str(header["sha256"]))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
     return run if run.plausible else None
 
@@ -72,13 +79,15 @@ def _write(path: Path, run: ReferenceRun) -> None:
     assert run.calls is not None
     records = run.calls.encode("ascii")
     header = json.dumps({"status": run.status, "detail": run.detail,
-                         "duration_s": run.duration_s, "records": len(records)},
+                         "duration_s": run.duration_s, "records": len(records),
+                         "sha256": run.calls_sha256},
                         ensure_ascii=True).encode("ascii")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".ref-")
     try:
-        with os.fdopen(fd, "wb") as raw, gzip.open(raw, "wb", compresslevel=3) as handle:
-            handle.write(header + b"\n" + records)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(header + b"\n")
+            handle.write(records)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -104,14 +113,15 @@ def run_references(
     """key -> the problem's expectation, or None where it must be checked in-process."""
     identity = sandbox.identity()
     jobs = reference_jobs(checkers)
-    runs: dict[str, ReferenceRun] = {}
-    paths = {key: cache_dir / f"{reference_key(job, identity)}.json.gz"
+    # Each run's expectation as soon as it is read: the runs' records are not all held twice.
+    found: dict[str, Expectation | None] = {}
+    paths = {key: cache_dir / f"{reference_key(job, identity)}.calls"
              for key, job in jobs.items()}
     for key, path in paths.items():
         cached = _read(path) if path.exists() else None
         if cached is not None:
-            runs[key] = cached
-    missing = [job for key, job in jobs.items() if key not in runs]
+            found[key] = expectation(checkers[key], cached)
+    missing = [job for key, job in jobs.items() if key not in found]
     if missing:
         log.info("running %d reference solutions in the %s sandbox", len(missing), sandbox.name)
         by_id = {job.job_id: key for key, job in jobs.items()}
@@ -120,9 +130,10 @@ def run_references(
             for job, outcome in sandbox.run(missing):
                 on_done()
                 key = by_id[job.job_id]
-                runs[key] = _from_outcome(outcome)
-                if runs[key].plausible:
-                    _write(paths[key], runs[key])
+                run = _from_outcome(outcome)
+                found[key] = expectation(checkers[key], run)
+                if run.plausible:
+                    _write(paths[key], run)
                 else:
                     log.warning("reference solution of %s did not run cleanly in the %s "
                                 "sandbox (%s %s): checked in-process", key, sandbox.name,
@@ -137,28 +148,29 @@ def run_references(
         # their outputs) may remain in the memory that candidates' processes are forked from.
         sandbox.close()
         sandbox.start()
-    return {key: expectation(checkers[key], runs[key]) for key in checkers}
+    return {key: found[key] for key in checkers}
 
 
 def _from_outcome(outcome: Outcome) -> ReferenceRun:
     status = outcome.status.value
     if outcome.sandbox_fault:
         status = Status.ERROR.value
-    return ReferenceRun(status, outcome.detail, float(outcome.duration_s), outcome.calls)
+    calls = outcome.calls
+    digest = "" if calls is None else hashlib.sha256(calls.encode("ascii", "replace")).hexdigest()
+    return ReferenceRun(status, outcome.detail, float(outcome.duration_s), calls, digest)
 
 
 def expectation(checker: Checker, run: ReferenceRun) -> Expectation | None:
     if not run.plausible or run.calls is None:
         return None
     try:
-        results = decode_calls(run.calls)
+        found = checker.expect(CallRecords.of_text(run.calls), run.duration_s)
     except ValueError as exc:
         log.warning("reference outputs not decodable (%s): checked in-process", exc)
         return None
-    found = checker.expect(results, run.duration_s)
     if found is None:
         return None
     # The check's identity from the text the outputs were read from: hashing it costs
     # little, encoding a million outputs again costs seconds.
-    source = hashlib.sha256(run.calls.encode("ascii", "replace")).hexdigest()
-    return replace(found, source_sha256=source, outputs_text=call_outputs(run.calls))
+    source = run.calls_sha256 or hashlib.sha256(run.calls.encode("ascii", "replace")).hexdigest()
+    return replace(found, source_sha256=source)

@@ -179,7 +179,8 @@ class WorkerProcess:
         self.secret = launch.secret
         self.verify_peer = launch.verify_peer
         self.stderr: IO[bytes] = tempfile.TemporaryFile(prefix="harness-worker-")  # noqa: SIM115
-        self.buffer = bytearray()
+        self.buffer = bytearray()  # received bytes: the first ``filled``
+        self.filled = 0
         self.info: dict[str, Any] = {}
         self.job: tuple[int, ExecJob, float] | None = None  # (seq, job, deadline)
         self.sock: socket.socket | None = None
@@ -309,52 +310,74 @@ class WorkerProcess:
         eof = False
         while True:
             try:
-                chunk = self.sock.recv(1 << 20, socket.MSG_DONTWAIT)
+                eof = not self._receive()
             except BlockingIOError:
                 break
             except OSError:
                 eof = True
+            if eof:
                 break
-            if not chunk:
-                eof = True
-                break
-            self.buffer += chunk
-            if len(self.buffer) >= HEADER.size:
-                (size,) = HEADER.unpack_from(self.buffer)
-                if size > self.max_frame_bytes():
-                    raise ProtocolError(f"a frame of {size} bytes")
         frames = []
         while len(self.buffer) >= HEADER.size:
-            (size,) = HEADER.unpack_from(self.buffer)
-            if size > self.max_frame_bytes():
-                raise ProtocolError(f"a frame of {size} bytes")
-            if len(self.buffer) < HEADER.size + size:
+            end = HEADER.size + self._frame_size()
+            if self.filled < end:
                 break
-            end = HEADER.size + size
-            newline = self.buffer.find(b"\n", HEADER.size, end)
-            body = bytes(self.buffer[HEADER.size : end if newline < 0 else newline])
-            attachment = None
-            if newline >= 0:
-                with memoryview(self.buffer) as view:
-                    try:
-                        attachment = str(view[newline + 1 : end], "ascii")
-                    except UnicodeDecodeError as exc:
-                        raise ProtocolError(f"an attachment that is not ASCII ({exc})") from exc
-            del self.buffer[:end]
-            try:
-                frame = json.loads(body)
-            except ValueError as exc:  # UnicodeDecodeError included
-                raise ProtocolError(f"a frame that is not UTF-8 JSON ({exc})") from exc
-            if not isinstance(frame, dict):
-                raise ProtocolError(f"a frame that is a JSON {type(frame).__name__}")
-            if attachment is not None:
-                if frame.get("attached") != len(attachment):
-                    raise ProtocolError("an attachment of the wrong length")
-                frame["calls"] = attachment
-            frames.append(frame)
+            frames.append(self._frame(end))
         if eof and not frames:
             return None
         return frames
+
+    def _frame_size(self) -> int:
+        (size,) = HEADER.unpack_from(self.buffer)
+        if size > self.max_frame_bytes():
+            raise ProtocolError(f"a frame of {size} bytes")
+        return int(size)
+
+    def _receive(self) -> bool:
+        """Read what the socket has (BlockingIOError: nothing now); False at its end. A large
+        frame is read into one buffer of its size: grown as it came, the buffer of a result
+        of a hundred megabytes was copied over and over."""
+        assert self.sock is not None
+        if self.filled >= HEADER.size:
+            end = HEADER.size + self._frame_size()
+            if end > len(self.buffer):
+                grown = bytearray(end)  # calloc'd: its pages are first touched by recv_into
+                grown[: self.filled] = memoryview(self.buffer)[: self.filled]
+                self.buffer = grown
+        if self.filled == len(self.buffer):
+            self.buffer.extend(bytes(1 << 16))
+        with memoryview(self.buffer) as view:
+            count = self.sock.recv_into(view[self.filled:], 0, socket.MSG_DONTWAIT)
+        self.filled += count
+        return count > 0
+
+    def _frame(self, end: int) -> dict[str, Any]:
+        """The complete frame at the start of the buffer, taken out of it."""
+        newline = self.buffer.find(b"\n", HEADER.size, end)
+        body = bytes(self.buffer[HEADER.size : end if newline < 0 else newline])
+        attachment = None
+        if newline >= 0:
+            with memoryview(self.buffer) as view:
+                try:
+                    attachment = str(view[newline + 1 : end], "ascii")
+                except UnicodeDecodeError as exc:
+                    raise ProtocolError(f"an attachment that is not ASCII ({exc})") from exc
+        if end >= self.filled:  # the usual case: nothing of the next frame came yet
+            self.buffer, self.filled = bytearray(), 0
+        else:
+            del self.buffer[:end]
+            self.filled -= end
+        try:
+            frame = json.loads(body)
+        except ValueError as exc:  # UnicodeDecodeError included
+            raise ProtocolError(f"a frame that is not UTF-8 JSON ({exc})") from exc
+        if not isinstance(frame, dict):
+            raise ProtocolError(f"a frame that is a JSON {type(frame).__name__}")
+        if attachment is not None:
+            if frame.get("attached") != len(attachment):
+                raise ProtocolError("an attachment of the wrong length")
+            frame["calls"] = attachment
+        return frame
 
     def max_frame_bytes(self) -> int:
         """The largest frame a worker may send now: its ready frame, or its job's result."""

@@ -48,7 +48,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Literal, cast
+from typing import Any, Literal, cast, overload
 
 # The sandbox's own codec (one stdlib-only file): its check for lists that are their own wire
 # form serves the decoder here too.
@@ -229,8 +229,14 @@ def encode(value: Any) -> str:
 
 
 def encode_calls(calls: Sequence[tuple[str, Sequence[Any], Mapping[str, Any]]]) -> str:
-    """Wire inputs of a call job (``Calls.wire_inputs``): ``[name, args, kwargs]`` per call."""
-    return encode([[name, list(args), dict(kwargs)] for name, args, kwargs in calls])
+    """Wire inputs of a call job (``Calls.wire_inputs``): ``[name, args, kwargs]`` per call;
+    the same text as ``encode`` of those lists, without walking the calls' own lists."""
+    active: set[int] = set()
+    no_kwargs: dict[str, list[Any]] = {"d": []}
+    wire = [[_to_wire(name, 2, active), _to_wire(list(args), 2, active),
+             _to_wire(dict(kwargs), 2, active) if kwargs else no_kwargs]
+            for name, args, kwargs in calls]
+    return json.dumps(wire, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
 
 
 def _float_wire(value: float) -> Any:
@@ -268,9 +274,9 @@ def _to_wire(value: Any, depth: int, active: set[int]) -> Any:
     active.add(id(value))
     try:
         if kind is list:
-            return [_to_wire(item, depth + 1, active) for item in value]
+            return _items_wire(value, depth + 1, active)
         if kind is tuple:
-            return {"t": [_to_wire(item, depth + 1, active) for item in value]}
+            return {"t": _items_wire(value, depth + 1, active)}
         if kind is dict:
             return {"d": [[_to_wire(k, depth + 1, active), _to_wire(v, depth + 1, active)]
                           for k, v in value.items()]}
@@ -278,6 +284,21 @@ def _to_wire(value: Any, depth: int, active: set[int]) -> Any:
         return {tag: [_to_wire(item, depth + 1, active) for item in value]}
     finally:
         active.discard(id(value))
+
+
+def _items_wire(items: Sequence[Any], depth: int, active: set[int]) -> list[Any]:
+    """Each item's wire at ``depth``; strings and lists of plain values without a call each
+    (a problem's inputs can be a hundred thousand such lists)."""
+    if depth >= MAX_DEPTH:
+        return [_to_wire(item, depth, active) for item in items]
+    made = []
+    for item in items:
+        kind = type(item)
+        if kind is str or item is None or kind is bool or (kind is list and plain_list(item)):
+            made.append(item)  # a plain list holds no container: no cycle runs through it
+        else:
+            made.append(_to_wire(item, depth, active))
+    return made
 
 
 _FOREIGN_BASE: dict[type, Any] = {
@@ -490,20 +511,25 @@ class CallResult:
             raise UnreadableOutput(str(exc)) from None
 
 
-def _durations(line: str) -> list[tuple[float, float]]:
+def call_times(line: str) -> list[tuple[float, float]]:
+    """The first line of a call job's records: each call's [cpu_s, wall_s], strictly
+    checked (whole-list checks: a reference run may have a hundred thousand calls)."""
     try:
-        pairs = json.loads(line)
+        pairs = json.loads(line, parse_constant=_reject_constant)
     except ValueError:
         raise ValueError("the times line is not JSON") from None
     if type(pairs) is not list:
         raise ValueError("the times line is not a list")
-    times = []
-    for pair in pairs:
-        if (type(pair) is not list or len(pair) != 2
-                or not all(type(v) in (int, float) and 0 <= v < 1e9 for v in pair)):
-            raise ValueError(f"not a duration pair: {str(pair)[:40]}")
-        times.append((float(pair[0]), float(pair[1])))
-    return times
+    if pairs and (set(map(type, pairs)) != {list} or set(map(len, pairs)) != {2}):
+        bad = next((p for p in pairs if type(p) is not list or len(p) != 2), pairs[0])
+        raise ValueError(f"not a duration pair: {str(bad)[:40]}")
+    flat = [value for pair in pairs for value in pair]
+    if flat and (not set(map(type, flat)) <= {int, float} or min(flat) < 0
+                 or max(flat) >= 1e9):
+        bad = next(p for p in pairs if not all(type(v) in (int, float) and 0 <= v < 1e9
+                                               for v in p))
+        raise ValueError(f"not a duration pair: {str(bad)[:40]}")
+    return [(float(cpu), float(wall)) for cpu, wall in pairs]
 
 
 def call_outputs(text: str) -> str:
@@ -523,12 +549,15 @@ def decode_calls(text: str) -> list[CallResult]:
     line per call, see sandbox/worker.py), strictly checked: every record but the last is
     "ok"; anything malformed raises ``ValueError``, except an "ok" output, which is checked
     when it is read (``CallResult.output``)."""
-    results: list[CallResult] = []
     if not text:
-        return results
+        return []
     first, _, rest = text.partition("\n")
-    times = _durations(first)
-    lines = rest.split("\n") if rest else []
+    return _records(rest, call_times(first))
+
+
+def _records(outputs: str, times: Sequence[tuple[float, float]]) -> list[CallResult]:
+    results: list[CallResult] = []
+    lines = outputs.split("\n") if outputs else []
     if len(lines) != len(times):
         raise ValueError(f"{len(times)} times for {len(lines)} records")
     for index, (line, (cpu_s, wall_s)) in enumerate(zip(lines, times, strict=True)):
@@ -553,9 +582,85 @@ def decode_calls(text: str) -> list[CallResult]:
     return results
 
 
+class CallRecords(Sequence[CallResult]):
+    """A call job's records, read as far as they are needed.
+
+    The times are read at once; each call's record (``CallResult``) only when the records
+    are first indexed. Whether every call returned is told from the whole text (C speed). A
+    reference run's records can hold a hundred thousand outputs and hundreds of megabytes:
+    a candidate whose outputs are identical to them (``outputs_text``) never needs them
+    split. Also made from results already decoded (``of_results``)."""
+
+    def __init__(self, times: Sequence[tuple[float, float]], outputs_text: str | None,
+                 results: Sequence[CallResult] | None = None) -> None:
+        self.times = list(times)
+        self.outputs_text = outputs_text  # None: only ``results`` are known
+        self._results = None if results is None else list(results)
+
+    @classmethod
+    def of_text(cls, text: str) -> CallRecords:
+        """From a job's records (``Outcome.calls``); ``ValueError`` if the times are bad."""
+        first, _, rest = text.partition("\n")
+        return cls(call_times(first) if text else [], rest)
+
+    @classmethod
+    def of_results(cls, results: Sequence[CallResult]) -> CallRecords:
+        return cls([(r.cpu_s, r.wall_s) for r in results], None, results)
+
+    @property
+    def results(self) -> list[CallResult]:
+        """Every call's record; ``ValueError`` if one is malformed."""
+        if self._results is None:
+            self._results = _records(self.outputs_text or "", self.times)
+        return self._results
+
+    def all_ok(self) -> bool:
+        """Whether every call returned an output (one "ok" record per time). Only the last
+        record can be another kind (the driver stops there; the full reading refuses any
+        other order), so the last one tells."""
+        text, count = self.outputs_text, len(self.times)
+        if text is None or self._results is not None:
+            return all(r.kind == "ok" for r in self.results) and len(self.results) == count
+        if count == 0:
+            return text == ""
+        return text.count("\n") == count - 1 and text.startswith("ok ", text.rfind("\n") + 1)
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    @overload
+    def __getitem__(self, index: int) -> CallResult: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[CallResult]: ...
+
+    def __getitem__(self, index: int | slice) -> CallResult | Sequence[CallResult]:
+        return self.results[index]
+
+
 __all__ = [
-    "MAX_DEPTH", "MAX_INT_DIGITS", "CallResult", "Foreign", "ForeignBytes", "ForeignComplex",
-    "ForeignDict", "ForeignFloat", "ForeignFrozenSet", "ForeignInt", "ForeignList", "ForeignSet",
-    "ForeignStr", "ForeignTuple", "UnreadableOutput", "call_outputs", "decode", "decode_calls",
-    "encode", "encode_calls", "foreign", "same_outputs",
+    "MAX_DEPTH",
+    "MAX_INT_DIGITS",
+    "CallRecords",
+    "CallResult",
+    "Foreign",
+    "ForeignBytes",
+    "ForeignComplex",
+    "ForeignDict",
+    "ForeignFloat",
+    "ForeignFrozenSet",
+    "ForeignInt",
+    "ForeignList",
+    "ForeignSet",
+    "ForeignStr",
+    "ForeignTuple",
+    "UnreadableOutput",
+    "call_outputs",
+    "call_times",
+    "decode",
+    "decode_calls",
+    "encode",
+    "encode_calls",
+    "foreign",
+    "same_outputs",
 ]

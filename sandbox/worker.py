@@ -86,6 +86,7 @@ from __future__ import annotations
 
 import binascii
 import contextlib
+import fcntl
 import json
 import math
 import os
@@ -100,12 +101,14 @@ import struct
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from hashlib import sha256
 from typing import Any
 
 HEADER = struct.Struct(">I")
 MAX_FRAME = 256 * 1024 * 1024
 READ_CHUNK = 65536
+REPORT_PIPE_BYTES = 1 << 20  # (Linux's default most for one pipe: fs.pipe-max-size)
 MAX_DETAIL = 1000
 CLEANUP_BUDGET_S = 10.0
 SETUP_FAILED_EXIT = 121  # the child could not be set up (reported as a sandbox error)
@@ -226,18 +229,25 @@ def read_frame(fd: int) -> dict[str, Any] | None:
     return message
 
 
-def write_frame(fd: int, message: dict[str, Any], attachment: bytes = b"") -> None:
+def write_frame(fd: int, message: dict[str, Any], attachment: bytes | memoryview = b""
+                ) -> None:
     """``attachment``: raw bytes after the JSON (a result's call records, which would cost
     an escape and an unescape of every quote as a JSON string), announced by the message's
     ``"attached"`` length; the JSON text never holds a raw newline, which separates them."""
     # ASCII only: lone surrogates and other hostile text travel as \u escapes.
     body = json.dumps(message, ensure_ascii=True).encode("ascii")
     if attachment:
-        body += b"\n" + attachment
-    data = memoryview(HEADER.pack(len(body)) + body)
-    while data:
-        written = os.write(fd, data)
-        data = data[written:]
+        body += b"\n"
+    write_all(fd, [HEADER.pack(len(body) + len(attachment)) + body, attachment])
+
+
+def write_all(fd: int, parts: Sequence[bytes | memoryview], write: Any = os.write) -> None:
+    """Write ``parts`` one after the other, without joining them (they may be large).
+    ``write``: bound here, before any program ran in this process."""
+    for part in parts:
+        data = memoryview(part)
+        while data:
+            data = data[write(fd, data):]
 
 
 # --------------------------------------------------------------------------- values codec
@@ -599,8 +609,9 @@ def _remove_tree(path: str) -> None:
 class Capped:
     """Keeps the first ``limit`` bytes of a stream and counts the rest."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, chunk: int = READ_CHUNK) -> None:
         self.limit = limit
+        self.chunk = chunk  # the most read at once
         self.chunks: list[bytes] = []
         self.kept = 0
         self.dropped = 0
@@ -1104,6 +1115,8 @@ class Worker:
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         res_r, res_w = os.pipe()
+        with contextlib.suppress(OSError):  # fewer, larger reads of a large report
+            fcntl.fcntl(res_r, getattr(fcntl, "F_SETPIPE_SZ", 1031), REPORT_PIPE_BYTES)
         nonce_r, nonce_w = os.pipe()
         command = {"limits": limits, "libraries": job.get("libraries"), "workdir": workdir,
                    "result_cap": result_cap}
@@ -1144,7 +1157,8 @@ class Worker:
             os.write(nonce_w, nonce.encode("ascii"))
         os.close(nonce_w)
         report_cap = REPORT_ROOM + (result_cap if calls is not None else 0)
-        streams = {out_r: Capped(cap), err_r: Capped(cap), res_r: Capped(report_cap)}
+        streams = {out_r: Capped(cap), err_r: Capped(cap),
+                   res_r: Capped(report_cap, REPORT_PIPE_BYTES)}
         run = _Run(int(reply["pid"]), pidfd, numbers[0] if numbers else None, started,
                    timeout, limits)
         run.init_pid = reply.get("init")
@@ -1304,7 +1318,7 @@ class Worker:
                 self.pool_gone = True
                 poller.unregister(fd)
             else:
-                data = os.read(fd, READ_CHUNK)
+                data = os.read(fd, streams[fd].chunk)
                 if data:
                     streams[fd].add(data)
                 else:
@@ -1382,7 +1396,7 @@ class Worker:
         os.set_blocking(fd, False)
         while True:
             try:
-                data = os.read(fd, READ_CHUNK)
+                data = os.read(fd, capped.chunk)
             except BlockingIOError:
                 return
             if not data:
@@ -1442,7 +1456,7 @@ class Worker:
 
     @staticmethod
     def _classify(run: _Run, nonce: str, own_pid: int, report_stream: Capped, call_job: bool,
-                  result_cap: int) -> tuple[str, str, bytes | None]:
+                  result_cap: int) -> tuple[str, str, memoryview | None]:
         """(status, detail, the call records (ASCII) or None)."""
         limits = run.limits
         if run.stopped in ("timeout", "pool"):
@@ -1454,7 +1468,9 @@ class Worker:
             return "error", "sandbox: the worker's forker was lost during the job", None
         report, calls_text = None, None
         raw = report_stream.raw()
-        header, _, rest = raw.partition(b"\n")
+        cut = raw.find(b"\n")
+        header = raw if cut < 0 else raw[:cut]
+        rest = memoryview(raw)[len(raw) if cut < 0 else cut + 1:]  # not copied: may be large
         try:
             candidate = json.loads(header.decode("ascii")) if header else None
             if (isinstance(candidate, dict) and candidate.get("nonce") == nonce
@@ -1478,7 +1494,7 @@ class Worker:
             if call_job and status in ("passed", "timeout") and "calls" in report:
                 if report_stream.dropped:
                     return "failed", f"outputs larger than {result_cap} bytes", None
-                if not rest.isascii():
+                if not raw.isascii():
                     return "failed", "outputs that are not ASCII text", None
                 calls_text = rest
                 if len(calls_text) > result_cap:
@@ -1928,13 +1944,15 @@ def run_program(program: str, res_w: int, nonce_r: int, calls: dict[str, Any] | 
             exit_now(1)  # a forked copy of the program reached the end: not the job's process
         try:
             nonce = read(nonce_r, 64).decode("ascii", "replace")
-            body = b"" if records is None else "\n".join(records).encode("ascii")
+            # The records are not joined: one output can be a hundred megabytes.
+            parts = [] if records is None else [b"\n"] * (2 * len(records) - 1)
+            if records is not None:
+                parts[::2] = [line.encode("ascii") for line in records]
             header = {"nonce": nonce, "pid": my_pid, "status": status, "detail": detail}
             if records is not None:
-                header["calls"] = len(body)
-            data = memoryview(dumps(header, ensure_ascii=True).encode("ascii") + b"\n" + body)
-            while data:
-                data = data[write(res_w, data):]
+                header["calls"] = sum(map(len, parts))
+            write_all(res_w, [dumps(header, ensure_ascii=True).encode("ascii") + b"\n",
+                              *_batched(parts)], write)
         except BaseException:  # the program closed or replaced our pipes
             exit_now(1)
         exit_now(0)
@@ -1943,6 +1961,23 @@ def run_program(program: str, res_w: int, nonce_r: int, calls: dict[str, Any] | 
     if status == "passed" and calls is not None:
         status, detail, records = _drive_calls(namespace, calls, result_cap, finish)
     finish(status, detail, records)
+
+
+def _batched(parts: list[bytes]) -> list[bytes]:
+    """``parts`` with the runs of small ones joined: one write for many short records."""
+    batches: list[bytes] = []
+    run: list[bytes] = []
+    for part in parts:
+        if len(part) >= READ_CHUNK:
+            if run:
+                batches.append(b"".join(run))
+                run = []
+            batches.append(part)
+        else:
+            run.append(part)
+    if run:
+        batches.append(b"".join(run))
+    return batches
 
 
 def _call_report(lines: list[str], times: list[str]) -> list[str]:

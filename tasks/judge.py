@@ -50,10 +50,12 @@ from typing import Any, overload
 
 from harness.sandbox.base import Calls, Limits
 from harness.sandbox.values import (
+    CallRecords,
     CallResult,
     UnreadableOutput,
     decode_calls,
     encode,
+    encode_calls,
     same_outputs,
 )
 from harness.tasks.compare import (
@@ -98,22 +100,36 @@ class Expectation:
     # sha256 of the wire text ``outputs`` were decoded from, where known: stands for them in
     # ``digest``
     source_sha256: str | None = None
-    # Per call, where known: the wire text of the reference's output, and its sha256 where
-    # the sandbox sent one (``Calls.digest_above``). A candidate's output with the same text
-    # is the same value.
-    wires: tuple[str | None, ...] = ()
-    digests: tuple[str | None, ...] = ()
-    # The kinds and outputs part of the reference's records (``values.call_outputs``)
+    # The kinds and outputs part of the reference's records (``values.call_outputs``), where
+    # known: a candidate whose records have the same text returned the same values.
     outputs_text: str | None = None
     # Where this expectation's calls start among the problem's (a stage's, see
     # ``Checker.stages``): input numbers in verdicts count from the problem's first.
     first_input: int = 0
+
+    @property
+    def wires(self) -> tuple[str | None, ...]:
+        """Per call, where known: the wire text of the reference's output. A candidate's
+        output with the same text is the same value."""
+        return self.outputs.wires if isinstance(self.outputs, ReferenceOutputs) else ()
+
+    @property
+    def digests(self) -> tuple[str | None, ...]:
+        """Per call: the sha256 of that text where the sandbox sent one
+        (``Calls.digest_above``)."""
+        return self.outputs.digests if isinstance(self.outputs, ReferenceOutputs) else ()
 
     @cached_property
     def nan_free(self) -> tuple[bool, ...]:
         """Per call: whether the reference's output is known and holds no NaN (its text,
         read once per problem rather than once per candidate)."""
         return tuple(wire is not None and '"nan"' not in wire for wire in self.wires)
+
+    @cached_property
+    def all_nan_free(self) -> bool:
+        """Whether every output of the reference is known and none holds a NaN (told from
+        the whole text, without splitting it into calls)."""
+        return self.outputs_text is not None and '"nan"' not in self.outputs_text
 
     def identical(self, index: int, result: CallResult) -> bool:
         """Whether call ``index`` returned exactly the reference's output (same wire text)."""
@@ -150,8 +166,8 @@ class Checker(ABC):
         """The reference program and the calls whose results establish the expectation."""
 
     @abstractmethod
-    def expect(self, results: list[CallResult], duration_s: float) -> Expectation | None:
-        """The expectation from the reference run's results (None: cannot check outside)."""
+    def expect(self, records: CallRecords, duration_s: float) -> Expectation | None:
+        """The expectation from the reference run's records (None: cannot check outside)."""
 
     @abstractmethod
     def candidate(self, solution: str) -> str:
@@ -193,15 +209,37 @@ def call_job(checker: Checker, expectation: Expectation) -> Calls:
 
 class ReferenceOutputs(Sequence[Any]):
     """The reference's outputs, each decoded when first read: a candidate whose output is
-    identical to the reference's (``Expectation.identical``) never needs it decoded."""
+    identical to the reference's (``Expectation.identical``) never needs it decoded, and one
+    whose records are identical to the reference's never needs them split into calls."""
 
-    def __init__(self, results: Sequence[CallResult]) -> None:
-        self._results = tuple(results)
+    def __init__(self, records: Sequence[CallResult]) -> None:
+        self._records = records
+
+    @cached_property
+    def _results(self) -> tuple[CallResult, ...]:
+        try:
+            return tuple(self._records)
+        except ValueError as exc:  # not the candidate's fault: the checker's error
+            raise RuntimeError(f"the reference's records are unreadable: {exc}") from None
+
+    @cached_property
+    def wires(self) -> tuple[str | None, ...]:
+        return tuple(r.wire for r in self._results)
+
+    @cached_property
+    def digests(self) -> tuple[str | None, ...]:
+        return tuple(r.digest for r in self._results)
 
     def __len__(self) -> int:
-        return len(self._results)
+        return len(self._records)
 
-    def part(self, start: int, end: int) -> ReferenceOutputs:
+    def part(self, start: int, end: int, text: str | None = None) -> ReferenceOutputs:
+        """Outputs ``start:end``; ``text``: their lines of the records, where already cut
+        (records not yet split then stay so)."""
+        records = self._records
+        if text is not None and "_results" not in vars(self) and isinstance(records,
+                                                                            CallRecords):
+            return ReferenceOutputs(CallRecords(records.times[start:end], text))
         return ReferenceOutputs(self._results[start:end])
 
     @overload
@@ -272,24 +310,23 @@ class OutputChecker(Checker):
         bounds = [*sorted(self.segment_starts), len(self.calls)]
         self.segments = [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
         # Each segment's calls, encoded: a stage's inputs, and joined, all of them.
-        self.segment_wires = [encode([list(call) for call in self.calls[a:b]])
-                              for a, b in self.segments]
+        self.segment_wires = [encode_calls(self.calls[a:b]) for a, b in self.segments]
         self.wire_calls = "[" + ",".join(wire[1:-1] for wire in self.segment_wires) + "]"
 
     def reference(self) -> tuple[str, Calls]:
         return self.reference_code, Calls(wire_inputs=self.wire_calls,
                                           digest_above=self.digest_above)
 
-    def expect(self, results: list[CallResult], duration_s: float) -> Expectation | None:
-        if len(results) != len(self.calls) or any(r.kind != "ok" for r in results):
+    def expect(self, records: CallRecords, duration_s: float) -> Expectation | None:
+        if len(records) != len(self.calls) or not records.all_ok():
             return None
-        limits = per_input_limits([r.cpu_s for r in results])
+        limits = per_input_limits([cpu for cpu, _ in records.times])
         # evalplus's per-segment limit, min(60 s, sum of the per-input limits) + slack.
         timeout = sum(total_timeout(limits[a:b]) for a, b in self.segments)
         return Expectation(
-            calls=self.calls, wire_calls=self.wire_calls, outputs=ReferenceOutputs(results),
+            calls=self.calls, wire_calls=self.wire_calls, outputs=ReferenceOutputs(records),
             cpu_limits=tuple(limits), reference_s=duration_s, timeout_s=round(timeout, 3),
-            wires=tuple(r.wire for r in results), digests=tuple(r.digest for r in results))
+            outputs_text=records.outputs_text)
 
     def candidate(self, solution: str) -> str:
         return solution + self.wrapper
@@ -304,12 +341,10 @@ class OutputChecker(Checker):
         outputs, source = expectation.outputs, expectation.source_sha256
         return tuple(
             replace(expectation, calls=expectation.calls[a:b], wire_calls=wire,
-                    outputs=outputs.part(a, b) if isinstance(outputs, ReferenceOutputs)
-                    else tuple(outputs[a:b]),
+                    outputs=_outputs_part(outputs, a, b, None if lines is None else lines[i]),
                     cpu_limits=expectation.cpu_limits[a:b],
                     timeout_s=round(total_timeout(expectation.cpu_limits[a:b]), 3),
                     source_sha256=source and f"{source}:{a}:{b}",
-                    wires=expectation.wires[a:b], digests=expectation.digests[a:b],
                     outputs_text=None if lines is None else lines[i], first_input=a)
             for i, ((a, b), wire) in enumerate(zip(self.segments, self.segment_wires,
                                                    strict=True)))
@@ -318,9 +353,8 @@ class OutputChecker(Checker):
         """Passed, without a value read, when every output is the reference's own (the same
         text), none holds a NaN and equal outputs pass (most correct candidates)."""
         reference = expectation.outputs_text
-        nan_free = expectation.nan_free
-        if (reference is None or not self.equal_passes or len(nan_free) != len(expectation.calls)
-                or False in nan_free or not same_outputs(records, reference)):
+        if (reference is None or not self.equal_passes or not expectation.all_nan_free
+                or not same_outputs(records, reference)):
             return None
         return Verdict("passed")
 
@@ -356,6 +390,13 @@ class OutputChecker(Checker):
         """An output identical to the reference's, which is then known to pass without being
         read: two NaNs are never equal, so outputs holding one are compared as values."""
         return expectation.identical(index, result) and expectation.nan_free[index]
+
+
+def _outputs_part(outputs: Sequence[Any], start: int, end: int, text: str | None
+                  ) -> Sequence[Any]:
+    if isinstance(outputs, ReferenceOutputs):
+        return outputs.part(start, end, text)
+    return tuple(outputs[start:end])
 
 
 def _lines_at(text: str | None, starts: list[int]) -> list[str] | None:
@@ -520,7 +561,8 @@ class ReplayChecker(Checker):
         program = self.candidate(self.reference_code) + recorder
         return program, Calls(wire_inputs=encode([[RECORD_FUNCTION, [], {}]]))
 
-    def expect(self, results: list[CallResult], duration_s: float) -> Expectation | None:
+    def expect(self, records: CallRecords, duration_s: float) -> Expectation | None:
+        results = records.results
         if len(results) != 1 or results[0].kind != "ok":
             return None
         try:

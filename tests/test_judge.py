@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from shared_data import SHARED_DATA, need_shared
 
-from harness.sandbox.values import CallResult, decode, encode
+from harness.sandbox.values import CallRecords, CallResult, decode, encode
 from harness.tasks import TaskOptions, tasks
 from harness.tasks.judge import (
     Checker,
@@ -44,7 +44,8 @@ def run_calls(program: str, wire_inputs: str) -> list[CallResult]:
 
 def expectation_of(checker: Checker) -> Expectation:
     program, calls = checker.reference()
-    expectation = checker.expect(run_calls(program, calls.wire_inputs), 0.01)
+    expectation = checker.expect(CallRecords.of_results(run_calls(program, calls.wire_inputs)),
+                                 0.01)
     assert expectation is not None
     return expectation
 
@@ -175,8 +176,9 @@ def test_replay_gives_each_call_evalplus_s_cpu_limit_on_the_whole_test(
     checker = task.checker(problem)
     program, calls = checker.reference()
     recorded = run_calls(program, calls.wire_inputs)[0]
-    fast = checker.expect([recorded], 0.01)
-    slow = checker.expect([CallResult("ok", recorded.output, "", 0.6, 0.7)], 0.8)
+    fast = checker.expect(CallRecords.of_results([recorded]), 0.01)
+    slow = checker.expect(
+        CallRecords.of_results([CallResult("ok", recorded.output, "", 0.6, 0.7)]), 0.8)
     assert fast is not None and slow is not None
     assert fast.cpu_limits == (1.0,) * len(fast.calls)  # the 1 s floor
     assert slow.cpu_limits == (pytest.approx(2.4),) * len(slow.calls)  # 4 x the whole test
