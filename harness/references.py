@@ -16,6 +16,7 @@ import hashlib
 import json
 import logging
 import math
+import mmap
 import os
 import tempfile
 from collections.abc import Callable, Mapping
@@ -26,7 +27,7 @@ from typing import Any
 
 from harness.sandbox import ExecJob, Outcome, Sandbox, Status
 from harness.sandbox.calibration import machine_fingerprint
-from harness.sandbox.values import CallRecords
+from harness.sandbox.values import CallRecords, call_times
 from harness.tasks.judge import REFERENCE_TIMEOUT_S, Checker, Expectation, reference_limits
 
 log = logging.getLogger(__name__)
@@ -38,15 +39,29 @@ FORMAT_VERSION = 4
 
 @dataclass(frozen=True)
 class ReferenceRun:
+    """What a reference's job returned. Its call records (``Outcome.calls``) are held as
+    their two parts, the line of times and the outputs' lines, so that the outputs (up to
+    hundreds of megabytes) are never copied to be cut from the times."""
+
     status: str
     detail: str
     duration_s: float
-    calls: str | None
-    calls_sha256: str = ""  # of ``calls``, where known (computed once, when first stored)
+    times: str | None  # the records' first line; None: no records
+    outputs: str = ""  # the records' other lines
+    calls_sha256: str = ""  # of the whole records, where known (computed once, when stored)
+
+    @classmethod
+    def of(cls, status: str, detail: str, duration_s: float, calls: str | None
+           ) -> ReferenceRun:
+        if calls is None:
+            return cls(status, detail, duration_s, None)
+        times, _, outputs = calls.partition("\n")
+        digest = hashlib.sha256(calls.encode("ascii", "replace")).hexdigest()
+        return cls(status, detail, duration_s, times, outputs, digest)
 
     @property
     def plausible(self) -> bool:
-        return (self.status == "passed" and self.calls is not None
+        return (self.status == "passed" and self.times is not None
                 and math.isfinite(self.duration_s) and 0 <= self.duration_s < REFERENCE_TIMEOUT_S)
 
 
@@ -59,35 +74,46 @@ def reference_key(job: ExecJob, identity: str) -> str:
 
 
 def _read(path: Path) -> ReferenceRun | None:
-    """A cached run: a JSON line, then the call records as they came (ASCII)."""
+    """A cached run: a JSON line, then the call records as they came (ASCII). Mapped, not
+    read: each part is copied once, into its text."""
     try:
-        data = path.read_bytes()
-        end = data.index(b"\n")
-        header = json.loads(data[:end])
-        records = memoryview(data)[end + 1:]
-        if header.get("records") != len(records):
-            return None
+        with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0,
+                                                  access=mmap.ACCESS_READ) as data:
+            header_end = data.find(b"\n")
+            if header_end < 0:
+                return None
+            header = json.loads(data[:header_end])
+            if header.get("records") != len(data) - header_end - 1:
+                return None
+            times_end = data.find(b"\n", header_end + 1)
+            if times_end < 0:
+                times_end = len(data)
+            with memoryview(data) as view:
+                times = str(view[header_end + 1 : times_end], "ascii")
+                outputs = str(view[times_end + 1 :], "ascii")
         run = ReferenceRun(str(header["status"]), str(header["detail"]),
-                           float(header["duration_s"]), str(records, "ascii"),
-                           str(header["sha256"]))
+                           float(header["duration_s"]), times, outputs, str(header["sha256"]))
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None
     return run if run.plausible else None
 
 
 def _write(path: Path, run: ReferenceRun) -> None:
-    assert run.calls is not None
-    records = run.calls.encode("ascii")
+    assert run.times is not None
+    times, outputs = run.times.encode("ascii"), run.outputs.encode("ascii")
+    records = len(times) + (1 + len(outputs) if outputs else 0)
     header = json.dumps({"status": run.status, "detail": run.detail,
-                         "duration_s": run.duration_s, "records": len(records),
+                         "duration_s": run.duration_s, "records": records,
                          "sha256": run.calls_sha256},
                         ensure_ascii=True).encode("ascii")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".ref-")
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(header + b"\n")
-            handle.write(records)
+            handle.write(header + b"\n" + times)
+            if outputs:
+                handle.write(b"\n")
+                handle.write(outputs)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -155,16 +181,14 @@ def _from_outcome(outcome: Outcome) -> ReferenceRun:
     status = outcome.status.value
     if outcome.sandbox_fault:
         status = Status.ERROR.value
-    calls = outcome.calls
-    digest = "" if calls is None else hashlib.sha256(calls.encode("ascii", "replace")).hexdigest()
-    return ReferenceRun(status, outcome.detail, float(outcome.duration_s), calls, digest)
+    return ReferenceRun.of(status, outcome.detail, float(outcome.duration_s), outcome.calls)
 
 
 def expectation(checker: Checker, run: ReferenceRun) -> Expectation | None:
-    if not run.plausible or run.calls is None:
+    if not run.plausible or run.times is None:
         return None
     try:
-        found = checker.expect(CallRecords.of_text(run.calls), run.duration_s)
+        found = checker.expect(CallRecords(call_times(run.times), run.outputs), run.duration_s)
     except ValueError as exc:
         log.warning("reference outputs not decodable (%s): checked in-process", exc)
         return None
@@ -172,5 +196,4 @@ def expectation(checker: Checker, run: ReferenceRun) -> Expectation | None:
         return None
     # The check's identity from the text the outputs were read from: hashing it costs
     # little, encoding a million outputs again costs seconds.
-    source = run.calls_sha256 or hashlib.sha256(run.calls.encode("ascii", "replace")).hexdigest()
-    return replace(found, source_sha256=source)
+    return replace(found, source_sha256=run.calls_sha256)

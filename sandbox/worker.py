@@ -333,6 +333,14 @@ def plain_list(items: list[Any]) -> bool:
         return True
     picked = items if kinds == numbers else [x for x in items if type(x) in _WIRE_NUMBERS]
     if float in kinds:
+        # An inf or a NaN makes the sum of magnitudes inf or NaN, and an int beyond a float's
+        # range raises: a finite sum clears every number at once (and ints within a float's
+        # range are within the wire's bounds).
+        try:
+            if _isfinite(sum(map(abs, picked))):
+                return True
+        except OverflowError:
+            pass
         try:
             finite = all(map(_isfinite, picked))
         except OverflowError:  # an int beyond float's range: the floats alone

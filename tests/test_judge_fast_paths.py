@@ -47,7 +47,7 @@ def records_of(program: str, wire_inputs: str, digest_above: int | None) -> str:
 def reference_expectation(checker: OutputChecker) -> Expectation:
     program, calls = checker.reference()
     records = records_of(program, calls.wire_inputs, calls.digest_above)
-    found = expectation(checker, ReferenceRun("passed", "", 0.01, records))
+    found = expectation(checker, ReferenceRun.of("passed", "", 0.01, records))
     assert found is not None
     return found
 
