@@ -318,7 +318,7 @@ class WorkerProcess:
             if eof:
                 break
         frames = []
-        while len(self.buffer) >= HEADER.size:
+        while self.filled >= HEADER.size:  # (the buffer's tail past ``filled`` is zeros)
             end = HEADER.size + self._frame_size()
             if self.filled < end:
                 break

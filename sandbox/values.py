@@ -598,12 +598,6 @@ class CallRecords(Sequence[CallResult]):
         self._results = None if results is None else list(results)
 
     @classmethod
-    def of_text(cls, text: str) -> CallRecords:
-        """From a job's records (``Outcome.calls``); ``ValueError`` if the times are bad."""
-        first, _, rest = text.partition("\n")
-        return cls(call_times(first) if text else [], rest)
-
-    @classmethod
     def of_results(cls, results: Sequence[CallResult]) -> CallRecords:
         return cls([(r.cpu_s, r.wall_s) for r in results], None, results)
 

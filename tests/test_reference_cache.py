@@ -117,3 +117,15 @@ def test_a_frame_over_the_job_s_allowance_is_refused() -> None:
     theirs.sendall(worker.HEADER.pack(size) + b"{")
     with pytest.raises(ProtocolError, match="a frame of"):
         read_all(reader, 1)
+
+
+def test_a_frame_whose_header_comes_in_pieces_is_read_once_whole() -> None:
+    reader, theirs = frame_reader(1 << 20)
+    body = json.dumps({"seq": 7}).encode("ascii")
+    data = worker.HEADER.pack(len(body)) + body
+    for cut in (2, 3, len(data)):  # half a header, then the rest of it, then the body
+        theirs.sendall(data[:cut])
+        data = data[cut:]
+        if data:
+            assert reader.read_frames() == []
+    assert read_all(reader, 1) == [{"seq": 7}]
