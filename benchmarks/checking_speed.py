@@ -23,7 +23,10 @@ up to 20 s more; the script stops it then).
 
 Output: per workload, seconds, ratios, passed counts, and per-sample agreement between the
 harness's verdict and the reference evaluator's (with the disagreeing samples listed), plus
-the time limits each side used. Writes benchmarks/results/checking_speed.json.
+the time limits each side used. For the plus canonical workloads also the canonical
+solutions' own work (their calls' CPU time in one process, no sandbox, no checking) and the
+ratio no evaluator could beat on these cores: the reference's time over that work spread
+evenly over the workers. Writes benchmarks/results/checking_speed.json.
 
     python benchmarks/checking_speed.py                 # the full run (minutes; idle machine)
     python benchmarks/checking_speed.py --quick         # a few problems, to check it works
@@ -345,6 +348,42 @@ def run_evalplus(python: Path, dataset: str, samples: list[Sample], folder: Path
             "limits": {"per": "input", "min_time_limit_s": 1.0, "gt_time_limit_factor": 4.0}}
 
 
+# The canonical solutions' own work on every input, in one process: what any evaluator must
+# spend at least (no sandbox, no encoding, no checking), timed per call in CPU seconds.
+WORK = """
+import copy, json, sys, time
+sys.set_int_max_str_digits(0)
+from harness.sandbox.values import decode
+from harness.tasks import create_task
+task = create_task(sys.argv[1])
+problems = {p.task_id: p for p in task.load()}
+total = 0.0
+for line in open(sys.argv[2]):
+    sample = json.loads(line)
+    problem = problems[sample["task_id"]]
+    checker = task.checker(problem)
+    namespace = {"__name__": "__main__"}
+    exec(compile(checker.candidate(sample["solution"]), "<solution>", "exec"), namespace)
+    for wire in checker.segment_wires:
+        for name, args, kwargs in decode(wire):
+            args, kwargs = copy.deepcopy(args), copy.deepcopy(kwargs)
+            start = time.process_time()
+            namespace[name](*args, **kwargs)
+            total += time.process_time() - start
+print(json.dumps({"cpu_s": round(total, 2)}))
+"""
+
+
+def candidates_work(task: str, samples: list[Sample], folder: Path) -> float:
+    """CPU seconds of the samples' own calls (``WORK``), in a subprocess."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "samples.jsonl"
+    write_samples(samples, path)
+    _, done = timed([sys.executable, "-c", WORK, task, str(path)],
+                    env={"HARNESS_DATA_DIR": str(SHARED_DATA)}, cwd=folder)
+    return float(json.loads(done.stdout.strip().splitlines()[-1])["cpu_s"])
+
+
 # --------------------------------------------------------------------------- comparing
 
 
@@ -379,6 +418,13 @@ def summarize(name: str, samples: list[Sample], reference: dict[str, Any],
           f"({row['speedup_cold']}x); agree {row['agreement']['agree']}/{len(samples)}",
           flush=True)
     return row
+
+
+def ceiling(work: float, workers: int, reference: dict[str, Any]) -> dict[str, Any]:
+    """The best ratio any evaluator could reach against ``reference``: the samples' own work
+    spread evenly over ``workers`` cores, with nothing else to do."""
+    return {"cpu_s": work, "workers": workers,
+            "ceiling": round(reference["seconds"] / (work / workers), 2)}
 
 
 def main() -> int:
@@ -470,6 +516,12 @@ def main() -> int:
                         row = summarize(f"{task} {workload}", samples, ep_warm, cold, warm,
                                         "evalplus_warm")
                         row["evalplus_cold"] = {"seconds": ep_cold["seconds"]}
+                        if workload == "canonical":
+                            work = candidates_work(task, samples, folder / "work")
+                            row["candidates_work"] = ceiling(work, args.workers, ep_warm)
+                            print(f"  the solutions' own calls: {work} s of CPU; on "
+                                  f"{args.workers} cores no evaluator beats evalplus by more "
+                                  f"than {row['candidates_work']['ceiling']}x", flush=True)
                         row["speedup_cold"] = round(ep_cold["seconds"] / cold["seconds"], 2)
                         report["workloads"][f"{task}-{workload}"] = row
     report["machine"]["load_average_after"] = os.getloadavg()

@@ -15,7 +15,6 @@ import logging
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
-from functools import partial
 from typing import Any
 
 from harness.errors import HarnessError
@@ -157,6 +156,9 @@ class Executor:
         self.expectations: dict[str, Expectation] = {}
         # Per problem checked outside: the stages its candidates run in (Checker.stages)
         self.stages: dict[str, tuple[Expectation, ...]] = {}
+        # Per job id (a sample) past its first stage: its stage, and what the earlier did
+        self._stage_of: dict[str, int] = {}
+        self._earlier: dict[str, Outcome] = {}
 
     def __enter__(self) -> Executor:
         self._sandbox = self._open_sandbox()
@@ -286,37 +288,19 @@ class Executor:
                     continue
                 yield self.job(problem, sample)
 
-        stage = 0
-        finished = execute(jobs(), self._sandbox, self._cache, partial(self._judge, stage=0))
-        earlier: dict[str, Outcome] = {}  # job id -> what its sample's earlier stages did
-        while True:
-            later: list[tuple[ExecJob, Outcome]] = []  # the next stage's jobs
-            for job, outcome in finished:
-                while unrun:
-                    yield unrun.popleft()
-                key, _, index = job.job_id.rpartition("#")
-                before = earlier.get(job.job_id)
-                if before is not None:
-                    outcome = replace(outcome, duration_s=before.duration_s + outcome.duration_s,
-                                      cached=before.cached and outcome.cached)
-                if outcome.status is Status.PASSED and stage + 1 < len(self.stages.get(key, ())):
-                    later.append((self._call_job(key, int(index), job.program, stage + 1),
-                                  outcome))
-                    continue
-                yield ExecutionRecord(
-                    key=key, task_id=self.problems[key].task_id, sample=int(index),
-                    status=outcome.status.value,
-                    detail=safe_text(outcome.detail)[:DETAIL_CHARS],
-                    duration_s=round(outcome.duration_s, 4), cached=outcome.cached)
-            if not later:
-                break
-            # Later stages start once every sample's earlier one finished.
-            stage += 1
-            earlier = {job.job_id: outcome for job, outcome in later}
-            jobs_later = sorted((job for job, _ in later), reverse=True,
-                                key=lambda job: self._cost(job.job_id.rpartition("#")[0]))
-            finished = execute(jobs_later, self._sandbox, self._cache,
-                               partial(self._judge, stage=stage))
+        finished = execute(jobs(), self._sandbox, self._cache, self._judge, self._next_stage)
+        for job, outcome in finished:
+            while unrun:
+                yield unrun.popleft()
+            key, _, index = job.job_id.rpartition("#")
+            self._stage_of.pop(job.job_id, None)
+            before = self._earlier.pop(job.job_id, None)
+            if before is not None:
+                outcome = _after(before, outcome)
+            yield ExecutionRecord(
+                key=key, task_id=self.problems[key].task_id, sample=int(index),
+                status=outcome.status.value, detail=safe_text(outcome.detail)[:DETAIL_CHARS],
+                duration_s=round(outcome.duration_s, 4), cached=outcome.cached)
         while unrun:
             yield unrun.popleft()
 
@@ -348,11 +332,30 @@ class Executor:
         return call_job_of(self.checkers[key], expectation, job_id(key, sample), program,
                            timeout)
 
-    def _judge(self, job: ExecJob, outcome: Outcome, stage: int = 0) -> Outcome:
+    def _next_stage(self, job: ExecJob, outcome: Outcome) -> ExecJob | None:
+        """The sample's next stage once this one passed (HumanEval+: its plus inputs), else
+        None: ``outcome`` is the sample's verdict."""
+        key, _, index = job.job_id.rpartition("#")
+        stage = self._stage_of.get(job.job_id, 0)
+        if outcome.status is not Status.PASSED or stage + 1 >= len(self.stages.get(key, ())):
+            return None
+        before = self._earlier.get(job.job_id)
+        self._earlier[job.job_id] = outcome if before is None else _after(before, outcome)
+        self._stage_of[job.job_id] = stage + 1
+        return self._call_job(key, int(index), job.program, stage + 1)
+
+    def _judge(self, job: ExecJob, outcome: Outcome) -> Outcome:
         if job.calls is None:
             return outcome
         key = job.job_id.rpartition("#")[0]
-        return judged(self.checkers[key], self.stages[key][stage], outcome)
+        return judged(self.checkers[key], self.stages[key][self._stage_of.get(job.job_id, 0)],
+                      outcome)
+
+
+def _after(earlier: Outcome, outcome: Outcome) -> Outcome:
+    """A sample's ``outcome`` in its last stage, with the time of its ``earlier`` ones."""
+    return replace(outcome, duration_s=earlier.duration_s + outcome.duration_s,
+                   cached=earlier.cached and outcome.cached)
 
 
 PROBE = """import importlib.metadata, importlib.util, json, re, sys

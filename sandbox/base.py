@@ -66,6 +66,11 @@ class ExecJob:
     verdict_key: str = ""
 
 
+# In a stream of jobs for a backend that ``waits_for_jobs``: none is ready yet, but one may
+# come once a job already started has finished (its sample's next stage).
+NOT_YET = ExecJob("not-yet", "")
+
+
 @dataclass(frozen=True)
 class Outcome:
     status: Status
@@ -96,6 +101,9 @@ class Sandbox(ABC):
     """
 
     name: ClassVar[str]
+    # Whether ``run`` takes ``NOT_YET`` in its jobs (collect an outcome, then ask again);
+    # ``execute`` gives the other backends their jobs in rounds instead.
+    waits_for_jobs: ClassVar[bool] = False
 
     def __init__(self, workers: int = 2) -> None:
         self.workers = workers

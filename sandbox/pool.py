@@ -47,7 +47,7 @@ from typing import Any
 
 from harness.errors import HarnessError
 from harness.io import safe_text
-from harness.sandbox.base import ExecJob, Limits, Outcome, Sandbox, Status
+from harness.sandbox.base import NOT_YET, ExecJob, Limits, Outcome, Sandbox, Status
 from harness.sandbox.interpreter import Interpreter, sandbox_interpreter
 from harness.sandbox.transport import (
     SANDBOX_ENV,
@@ -86,6 +86,7 @@ class PoolSandbox(Sandbox):
     """
 
     answer_grace_s = ANSWER_GRACE_S
+    waits_for_jobs = True
 
     def __init__(self, workers: int = 2) -> None:
         if workers < 1:
@@ -260,6 +261,10 @@ class PoolSandbox(Sandbox):
                         next_job = next(pending, None)
                         if next_job is None:
                             exhausted = True
+                            break
+                        if next_job is NOT_YET:  # one will come after a job finished
+                            if not busy:
+                                raise RuntimeError("NOT_YET while no job is running")
                             break
                         job, left = next_job, _Chances(retry_timeouts, FAULT_RETRIES)
                         worker = idle.pop()
