@@ -156,9 +156,8 @@ class Executor:
         self.expectations: dict[str, Expectation] = {}
         # Per problem checked outside: the stages its candidates run in (Checker.stages)
         self.stages: dict[str, tuple[Expectation, ...]] = {}
-        # Per job id (a sample) past its first stage: its stage, and what the earlier did
-        self._stage_of: dict[str, int] = {}
-        self._earlier: dict[str, Outcome] = {}
+        # Per job id (a sample) past its first stage: its stage, what the earlier ones did
+        self._later_stage: dict[str, tuple[int, Outcome]] = {}
 
     def __enter__(self) -> Executor:
         self._sandbox = self._open_sandbox()
@@ -293,10 +292,9 @@ class Executor:
             while unrun:
                 yield unrun.popleft()
             key, _, index = job.job_id.rpartition("#")
-            self._stage_of.pop(job.job_id, None)
-            before = self._earlier.pop(job.job_id, None)
-            if before is not None:
-                outcome = _after(before, outcome)
+            staged = self._later_stage.pop(job.job_id, None)
+            if staged is not None:
+                outcome = _after(staged[1], outcome)
             yield ExecutionRecord(
                 key=key, task_id=self.problems[key].task_id, sample=int(index),
                 status=outcome.status.value, detail=safe_text(outcome.detail)[:DETAIL_CHARS],
@@ -336,20 +334,23 @@ class Executor:
         """The sample's next stage once this one passed (HumanEval+: its plus inputs), else
         None: ``outcome`` is the sample's verdict."""
         key, _, index = job.job_id.rpartition("#")
-        stage = self._stage_of.get(job.job_id, 0)
+        stage = self._stage(job)
         if outcome.status is not Status.PASSED or stage + 1 >= len(self.stages.get(key, ())):
             return None
-        before = self._earlier.get(job.job_id)
-        self._earlier[job.job_id] = outcome if before is None else _after(before, outcome)
-        self._stage_of[job.job_id] = stage + 1
+        staged = self._later_stage.get(job.job_id)
+        self._later_stage[job.job_id] = (
+            stage + 1, outcome if staged is None else _after(staged[1], outcome))
         return self._call_job(key, int(index), job.program, stage + 1)
+
+    def _stage(self, job: ExecJob) -> int:
+        staged = self._later_stage.get(job.job_id)
+        return 0 if staged is None else staged[0]
 
     def _judge(self, job: ExecJob, outcome: Outcome) -> Outcome:
         if job.calls is None:
             return outcome
         key = job.job_id.rpartition("#")[0]
-        return judged(self.checkers[key], self.stages[key][self._stage_of.get(job.job_id, 0)],
-                      outcome)
+        return judged(self.checkers[key], self.stages[key][self._stage(job)], outcome)
 
 
 def _after(earlier: Outcome, outcome: Outcome) -> Outcome:
