@@ -100,7 +100,7 @@ def call_job_of(checker: Checker, expectation: Expectation, identifier: str, pro
     """The job of a problem checked outside: the candidate's ``program``, then the calls."""
     return ExecJob(identifier, program, Limits(timeout_s=timeout), checker.libraries,
                    calls=call_job(checker, expectation),
-                   verdict_key=f"{JUDGE_VERSION}:{expectation.digest}")
+                   verdict_key=f"{JUDGE_VERSION}:{expectation.digest}:{checker.rules()}")
 
 
 def call_timeout(expectation: Expectation) -> float:

@@ -500,11 +500,18 @@ class CallResult:
     wire: str | None = None  # "ok": the output's wire text, as the sandbox sent it
     digest: str | None = None  # sha256 of ``wire``, where the sandbox sent one (large outputs)
 
+    @property
+    def sealed(self) -> bool:
+        """An output too long to send (see sandbox/worker.py): only its digest came."""
+        return self.kind == "ok" and self.wire == "" and self.digest is not None
+
     @cached_property
     def output(self) -> Any:
         """The decoded output ("ok" records); ``UnreadableOutput`` if it is malformed."""
         if self.value is not _UNREAD:
             return self.value
+        if self.sealed:
+            raise UnreadableOutput("too long to be sent: only its digest came")
         try:
             return decode(self.wire or "")
         except ValueError as exc:

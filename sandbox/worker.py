@@ -67,7 +67,9 @@ line, ``KIND DIGEST BODY``: "ok" with the output's wire text, or "raised" ("Type
 with a JSON string; the driver stops at the first record that is not "ok". DIGEST is "-",
 or, for an output whose wire text is longer than the job's ``digest_above``, the sha256 of
 that text: trusted code compares it with the reference's instead of reading the output
-(forging it needs the expected output itself). A per-call timeout makes the job a "timeout"
+(forging it needs the expected output itself). A list or tuple whose text would be longer
+than ``SEALED_ABOVE`` comes *sealed*: its digest and an empty BODY (``wire_digested``). A
+per-call timeout makes the job a "timeout"
 ("input K: CPU limit of Xs reached", K counted from 0).
 
 CPU time and timeouts: a job that reaches its wall-clock limit is a timeout. Before killing
@@ -87,6 +89,7 @@ from __future__ import annotations
 import binascii
 import contextlib
 import fcntl
+import itertools
 import json
 import math
 import os
@@ -403,6 +406,71 @@ def wire_encode(value: Any) -> str:
         raise Unencodable(f"nesting deeper than {WIRE_MAX_DEPTH}") from None
     except BaseException as exc:  # MemoryError, a hostile class name, ...
         raise Unencodable(f"cannot encode ({type(exc).__name__})") from None
+
+
+# A list or tuple of more items is encoded in batches, each added to the digest as it is
+# made: its whole wire tree never needs to be in memory (MBPP+/255 returns 1.7 million
+# tuples of 77 strings), and its text beyond SEALED_ABOVE characters is not kept at all.
+STREAM_ITEMS = 65536
+STREAM_BATCH = 4096
+SEALED_ABOVE = 64 * 1024 * 1024
+
+
+def wire_digested(value: Any, digest_above: int | None) -> tuple[str, str | None]:
+    """The wire text of an output, and its sha256 where the text is longer than
+    ``digest_above``. A *sealed* output, longer than ``SEALED_ABOVE``, has the text "" and
+    only its digest: trusted code can match it with the reference's, not read it (only
+    outputs the job asks digests for, and only long lists and tuples, are sealed)."""
+    if digest_above is None or type(value) not in (list, tuple) or len(value) <= STREAM_ITEMS:
+        text = wire_encode(value)
+        if digest_above is not None and len(text) > digest_above:
+            return text, sha256(text.encode("ascii")).hexdigest()
+        return text, None
+    try:
+        return _streamed(value)
+    except Unencodable:
+        raise
+    except RecursionError:
+        raise Unencodable(f"nesting deeper than {WIRE_MAX_DEPTH}") from None
+    except BaseException as exc:  # MemoryError, ...
+        raise Unencodable(f"cannot encode ({type(exc).__name__})") from None
+
+
+def _streamed(items: list[Any] | tuple[Any, ...]) -> tuple[str, str]:
+    """``wire_encode(items)`` (a list or tuple of over STREAM_ITEMS items) made batch by
+    batch, with its digest; "" for the text beyond SEALED_ABOVE characters."""
+    hasher = sha256()
+    kept: list[str] | None = []
+    size = 0
+
+    def add(text: str) -> None:
+        nonlocal kept, size
+        hasher.update(text.encode("ascii"))
+        size += len(text)
+        if kept is not None:
+            kept.append(text)
+            if size > SEALED_ABOVE:
+                kept = None
+
+    active = {id(items)}
+    add("[" if type(items) is list else '{"t":[')
+    for start in range(0, len(items), STREAM_BATCH):
+        batch = list(items[start : start + STREAM_BATCH])
+        if not plain_list(batch):
+            batch = _flat_rows(batch) or [_to_wire(item, 1, active) for item in batch]
+        text = _json_dumps(batch, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+        add(("," if start else "") + text[1:-1])
+    add("]" if type(items) is list else "]}")
+    return ("" if kept is None else "".join(kept)), hasher.hexdigest()
+
+
+def _flat_rows(batch: list[Any]) -> list[Any] | None:
+    """The wire of ``batch`` where each item is an exact list or tuple of plain values (a
+    tuple's wire is {"t": its items}, which json writes from the tuple itself), else None."""
+    if not set(map(type, batch)) <= {list, tuple} or not plain_list(
+            list(itertools.chain.from_iterable(batch))):
+        return None
+    return [{"t": row} if type(row) is tuple else row for row in batch]
 
 
 def _reject_constant(name: str) -> Any:
@@ -2019,12 +2087,10 @@ def _drive_calls(namespace: dict[str, Any], calls: dict[str, Any], result_cap: i
     if type(digest_above) is not int:
         digest_above = None
 
-    def record(kind: str, value: str, cpu: float, wall: float) -> str:
-        digest = "-"
-        if digest_above is not None and kind == "ok" and len(value) > digest_above:
-            digest = sha256(value.encode("ascii")).hexdigest()
+    def record(kind: str, value: str, cpu: float, wall: float, digest: str | None = None
+               ) -> str:
         times.append(f"[{round(cpu, 6)!r},{round(wall, 6)!r}]")
-        return f"{kind} {digest} {value}"
+        return f"{kind} {digest or '-'} {value}"
 
     def over_limit(signum: int, frame: Any) -> None:
         if not current:
@@ -2069,11 +2135,11 @@ def _drive_calls(namespace: dict[str, Any], calls: dict[str, Any], result_cap: i
             records.append(record("raised", dumps(_exception_line(raised)), cpu, wall))
             break
         try:
-            text = wire_encode(output)
+            text, digest = wire_digested(output, digest_above)
         except Unencodable as exc:
             records.append(record("bad", dumps(_clean_text(str(exc))), cpu, wall))
             break
-        records.append(record("ok", text, cpu, wall))
+        records.append(record("ok", text, cpu, wall, digest))
         size += len(records[-1]) + len(times[-1]) + 2
         if size > result_cap:
             break  # over the cap: the worker says so

@@ -234,3 +234,45 @@ def test_a_sample_that_fails_a_base_input_does_not_run_the_plus_inputs(tmp_path:
     assert rows[0]["detail"].startswith("input 0:") and rows[0]["duration_s"] < 1.0
     first_plus = len(base)
     assert rows[1]["detail"].startswith(f"input {first_plus}:")
+
+
+def test_sealed_outputs_pass_only_when_identical(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An output too long to send (MBPP+/255's) comes as its digest alone: the candidate
+    passes only with the very same output."""
+    monkeypatch.setattr(worker, "STREAM_ITEMS", 100)
+    monkeypatch.setattr(worker, "SEALED_ABOVE", 20_000)
+    body = "    return [('Dog', 'Cat', i) for i in range(1000 * x)]\n"
+    checker = checker_of(body, [[0], [1], [2]], segments=(1, 2), dataset="mbpp")
+    found = reference_expectation(checker)
+    assert [found.sealed(i) for i in range(3)] == [False, True, True]
+    assert [found.wires[i] == "" for i in range(3)] == [False, True, True]
+    records = records_of(checker.candidate("def f(x):\n" + body), found.wire_calls,
+                         checker.digest_above)
+    assert checker.quick_verdict(found, records) == Verdict("passed")
+    assert checker.judge(found, decode_calls(records)) == Verdict("passed")
+    last_changed = "    y = REF(x)\n    return y[:-1] + [('Dog', 'Cat', -1)] if y else y\n"
+    cases = {  # candidate -> its verdict's detail
+        last_changed: "input 1: not the expected output (too long to compare by value: "
+                      "compared by its digest)",
+        "    return [list(t) for t in REF(x)]\n": "input 1: not the expected output",
+        "    return REF(x)[:10]\n": "input 1: not the expected output",
+    }
+    for candidate, detail in cases.items():
+        solution = f"def REF(x):\n{body}\ndef f(x):\n{candidate}"
+        records = records_of(checker.candidate(solution), found.wire_calls,
+                             checker.digest_above)
+        verdict = verdict_of(checker, found, records)
+        assert verdict.status == "failed" and verdict.detail.startswith(detail), verdict
+
+
+def test_a_sealed_candidate_output_is_never_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(worker, "STREAM_ITEMS", 100)
+    monkeypatch.setattr(worker, "SEALED_ABOVE", 20_000)
+    checker = checker_of("    return [x] * 3\n", [[1], [2]])
+    found = reference_expectation(checker)
+    records = records_of(checker.candidate("def f(x):\n    return [(x, 'a')] * 5000\n"),
+                         found.wire_calls, checker.digest_above)
+    assert decode_calls(records)[0].sealed
+    verdict = verdict_of(checker, found, records)
+    assert verdict == Verdict("failed", "input 0: output not readable: too long to be sent: "
+                                        "only its digest came")
