@@ -155,28 +155,9 @@ class Expectation:
 
     @cached_property
     def call_keys(self) -> tuple[str, ...]:
-        """Each call's arguments (``call_key``): what a replayed call's must match."""
-        return tuple(call_key(args, kwargs) for _, args, kwargs in self.calls)
-
-
-def call_key(args: Sequence[Any], kwargs: dict[str, Any]) -> str:
-    """A call's arguments, encoded with every set's elements in one order: a set iterates in
-    an order that depends on how it was built, not only on its value (MBPP 341's literal
-    ``{12, 13, 14, 15, 16}`` and the same set decoded from the sandbox differ)."""
-    text = encode([list(args), kwargs])
-    if '{"s":' not in text and '{"fs":' not in text:  # (in a JSON string, '"' is escaped)
-        return text
-    return json.dumps(_sets_in_order(json.loads(text)), separators=(",", ":"))
-
-
-def _sets_in_order(node: Any) -> Any:
-    """Wire JSON ``node`` with the elements of its sets sorted by their own text."""
-    if type(node) is list:
-        return [_sets_in_order(item) for item in node]
-    if type(node) is not dict:
-        return node
-    return {tag: sorted((_sets_in_order(item) for item in body), key=json.dumps)
-            if tag in ("s", "fs") else _sets_in_order(body) for tag, body in node.items()}
+        """Each call's arguments, encoded: what a replayed call's arguments must match (in
+        the same order: a set's iteration order is part of what a candidate is given)."""
+        return tuple(encode([args, kwargs]) for _, args, kwargs in self.calls)
 
 
 class Checker(ABC):
@@ -557,7 +538,7 @@ class Replay:
         index = self.position
         calls = self.expectation.calls
         if (index >= len(calls) or calls[index][0] != name
-                or call_key(args, kwargs) != self.expectation.call_keys[index]):
+                or encode([args, kwargs]) != self.expectation.call_keys[index]):
             raise ReplayMismatch(f"call {index} of {name} was not recorded")
         self.position += 1
         if index >= len(self.results):
