@@ -610,12 +610,14 @@ class ReplayChecker(Checker):
         limits = per_input_limits([results[0].cpu_s] * len(typed))
         expectation = Expectation(calls=typed, wire_calls=wire, outputs=tuple(outputs),
                                   cpu_limits=tuple(limits), reference_s=duration_s)
-        # The replay must pass the reference's own outputs, else the test depends on more
-        # than the recorded calls (nondeterminism, other definitions): check in-process.
-        own = [CallResult("ok", value, "", 0.0, 0.0) for value in outputs]
-        if self.judge(expectation, own).status != "passed":
-            return None
-        return expectation
+        return expectation if self.replays(expectation) else None
+
+    def replays(self, expectation: Expectation) -> bool:
+        """Whether the replay passes the reference's own outputs: else the test depends on
+        more than the recorded calls (nondeterminism, other definitions), and is checked
+        in-process."""
+        own = [CallResult("ok", value, "", 0.0, 0.0) for value in expectation.outputs]
+        return self.judge(expectation, own).status == "passed"
 
     def candidate(self, solution: str) -> str:
         return f"{self.module}\n{solution}" if self.module else solution

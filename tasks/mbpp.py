@@ -20,6 +20,7 @@ from harness.tasks.base import EVALUATOR_LIBRARIES, DatasetFile, Problem, Progra
 from harness.tasks.checking import strict_program
 from harness.tasks.data import locate, read_jsonl
 from harness.tasks.judge import Checker, ReplayChecker
+from harness.tasks.literal_calls import LiteralCallsChecker, literal_calls, sets_in_arguments
 from harness.tasks.options import OptionsModel
 
 TEST_IDS = range(11, 511)
@@ -183,9 +184,18 @@ class MBPP(Task):
         if meta["setup"].strip():
             return None  # test_setup_code runs in the candidate's process (labelled)
         imports = "\n".join(meta["imports"])
-        checker = ReplayChecker(reference_code=problem.reference, test="\n".join(meta["tests"]),
-                                names=meta["entry_points"], strict=self.options.strict,
-                                prelude=imports, module=imports)
+        test, names = "\n".join(meta["tests"]), meta["entry_points"]
+        # A set literal passed to a function under test is built by the test's own code in
+        # the candidate's process (its iteration order is part of the input).
+        calls = literal_calls(test, names) if sets_in_arguments(test, names) else None
+        checker: ReplayChecker
+        if calls is None:
+            checker = ReplayChecker(reference_code=problem.reference, test=test, names=names,
+                                    strict=self.options.strict, prelude=imports, module=imports)
+        else:
+            checker = LiteralCallsChecker(calls=calls, reference_code=problem.reference,
+                                          test=test, names=names, strict=self.options.strict,
+                                          prelude=imports, module=imports)
         checker.libraries = EVALUATOR_LIBRARIES
         return checker
 

@@ -1,7 +1,10 @@
-"""Checking outside the candidate's process, through the real CLI and the default sandbox:
-MBPP+/255 (1.7 million tuples for one input: its outputs come sealed, as a digest) is
-checked outside, where an always-equal object passed in-process; cached verdicts follow the
-checking rules (``--strict``).
+"""Every problem of the four test splits is checked outside the candidate's process, through
+the real CLI and the default sandbox, and cached verdicts follow the checking rules.
+
+MBPP/341 (its test's set literals iterate in another order than sets decoded from the wire:
+its calls now run from the test's source) and MBPP+/255 (1.7 million tuples for one input:
+its outputs come sealed, as a digest) were the last two checked in-process, where an
+always-equal object passed.
 """
 
 from __future__ import annotations
@@ -60,9 +63,20 @@ def test_a_verdict_cached_without_strict_is_not_reused_with_it(tmp_path: Path) -
 
 @pytest.mark.slow
 @pytest.mark.parametrize("strict", [False, True], ids=["plain", "strict"])
-def test_mbpp_plus_255_is_checked_outside(strict: bool, tmp_path: Path) -> None:
+def test_the_last_in_process_problems_are_checked_outside(strict: bool, tmp_path: Path) -> None:
     default_sandbox_is_isolated()
     flags = ("--strict",) if strict else ()
+    mbpp = write_samples(tmp_path / "mbpp.jsonl", [
+        {"task_id": 341, "completion": "def set_to_tuple(s):\n    return tuple(sorted(s))\n"},
+        {"task_id": 341, "completion": ALWAYS_EQUAL.format(base="tuple", name="set_to_tuple")},
+        # LDB's published sample: fails in-process, where {6, ..., 11} iterates 8, 9, ...
+        {"task_id": 341, "completion": "def set_to_tuple(s):\n    return tuple(s)\n"},
+    ])
+    done, verdicts = evaluate("mbpp", mbpp, tmp_path / "mbpp", *flags, cache=tmp_path / "c")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert checking(tmp_path / "mbpp") == {"341": "outside"}
+    assert [verdicts[f"341#{i}"]["status"] for i in range(3)] == ["passed", "failed", "failed"]
+
     combinations = ("from itertools import combinations_with_replacement\n"
                     "def combinations_colors(l, n):\n"
                     "    return list(combinations_with_replacement(l, n))\n")

@@ -1,0 +1,70 @@
+"""Replayed tests whose calls run from the test's own source in the candidate's process
+(tasks/literal_calls.py): a set literal reaches the candidate as the test builds it, so
+verdicts that depend on its iteration order are those of running the asserts in-process."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from shared_data import SHARED_DATA, need_shared
+from test_judge import expectation_of, verdict
+
+from harness.tasks import TaskOptions, tasks
+from harness.tasks.judge import ReplayChecker
+from harness.tasks.literal_calls import LiteralCallsChecker, literal_calls, sets_in_arguments
+
+
+def test_only_asserts_calling_once_with_literal_arguments_are_taken() -> None:
+    names = ["f", "g"]
+    test = "assert f({1, 2}, k=[3]) == (1, 2)\nassert not g((1,), 'a')\n"
+    assert literal_calls(test, names) == [("f", "f({1, 2}, k=[3])"), ("g", "g((1,), 'a')")]
+    for other in ("x = 1\nassert f(x) == 1", "assert f(f(1)) == 1", "assert f(len('a')) == 1",
+                  "assert h(1) == 1", "assert f(*[1]) == 1", "assert f(**{'a': 1}) == 1",
+                  "assert f(1) == 1\nprint(2)", "", "assert f(1) ==", "assert 1 == 1"):
+        assert literal_calls(other, names) is None, other
+    assert sets_in_arguments("assert f([{1, 2}]) == 1", names)
+    assert not sets_in_arguments("assert f([1, 2]) == {1, 2}", names)
+    assert not sets_in_arguments("assert h({1}) == 1", names)
+
+
+CANDIDATES = [
+    "def set_to_tuple(s):\n    return tuple(sorted(s))\n",
+    "def set_to_tuple(s):\n    return tuple(s)\n",  # order of iteration: LDB's sample
+    "def set_to_tuple(s):\n    return tuple(sorted(s, reverse=True))\n",
+    "def set_to_tuple(s):\n    return tuple(list(s))\n",
+    "def set_to_tuple(s):\n    return list(sorted(s))\n",
+    "def set_to_tuple(s):\n    return tuple(x for x in s if x < 16)\n",
+]
+
+
+def in_process(problem: Any, solution: str) -> str:
+    """The verdict of running the test's asserts in this process (what evaluators do)."""
+    namespace: dict[str, Any] = {"__name__": "__test__"}
+    try:
+        exec(compile(solution + "\n" + "\n".join(problem.metadata["tests"]), "<t>", "exec"),
+             namespace)
+    except AssertionError:
+        return "failed"
+    return "passed"
+
+
+@pytest.mark.parametrize("candidate", CANDIDATES)
+def test_mbpp_341_gets_the_verdict_of_its_asserts_in_process(candidate: str) -> None:
+    task = tasks.get("mbpp")(TaskOptions(data_dir=need_shared(SHARED_DATA)))
+    problem = next(p for p in task.load() if p.key == "341")
+    checker = task.checker(problem)
+    assert isinstance(checker, LiteralCallsChecker)
+    expectation = expectation_of(checker)
+    assert "12" not in checker.wire_calls  # the calls' source builds the arguments
+    assert "(1, 2, 3, 4, 5)" not in checker.candidate("")  # and no expected value is there
+    assert verdict(checker, expectation, candidate)[0] == in_process(problem, candidate)
+
+
+def test_other_mbpp_problems_keep_the_recorded_replay() -> None:
+    task = tasks.get("mbpp")(TaskOptions(data_dir=need_shared(SHARED_DATA)))
+    kinds: dict[str, list[str]] = {}
+    for problem in task.load():
+        kinds.setdefault(type(task.checker(problem)).__name__, []).append(problem.key)
+    assert kinds["LiteralCallsChecker"] == ["115", "341"]
+    assert issubclass(LiteralCallsChecker, ReplayChecker)
