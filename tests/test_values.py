@@ -403,3 +403,35 @@ def test_long_outputs_that_cannot_be_encoded_say_why(monkeypatch):
     odd = [1] * 50 + [object()]
     with pytest.raises(worker.Unencodable, match="unsupported type"):
         worker.wire_digested(odd, 64)
+
+
+def test_sealed_rows_of_strings_have_one_digest_per_value(monkeypatch):
+    """Past the sealing size, rows of strings are hashed in their own form: the digest
+    still tells every value apart (MBPP+/255's outputs) and is the same however the value
+    was built."""
+    monkeypatch.setattr(worker, "STREAM_ITEMS", 100)
+    monkeypatch.setattr(worker, "STREAM_BATCH", 50)
+    monkeypatch.setattr(worker, "SEALED_ABOVE", 1000)
+    rows = [("Dog", "Cat", str(i)) for i in range(2000)]
+
+    def digest(value):
+        text, found = worker.wire_digested(value, 64)
+        assert text == "" and found is not None
+        return found
+
+    same = digest([tuple(list(row)) for row in rows])
+    assert digest(rows) == same
+    def with_row(row):
+        return [*rows[:1500], row, *rows[1501:]]
+
+    others = {
+        "one string changed": with_row(("Dog", "Cat", "x")),
+        "lists for tuples": [*rows[:1500], *(list(r) for r in rows[1500:])],
+        "one row shorter": with_row(("Dog", "Cat")),
+        "strings split otherwise": with_row(("DogC", "at", "1500")),
+        "a separator in a string": with_row(("Dog\x00Cat", "", "1500")),
+        "a str subclass": with_row(("Dog", "Cat", type("S", (str,), {})("1500"))),
+        "one row fewer": rows[:-1],
+    }
+    digests = {name: digest(value) for name, value in others.items()}
+    assert same not in digests.values() and len(set(digests.values())) == len(digests)
