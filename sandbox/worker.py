@@ -395,17 +395,22 @@ def _to_wire(value: Any, depth: int, active: set[int]) -> Any:
         active.discard(id(value))
 
 
+def _unencodable(exc: BaseException) -> Unencodable:
+    """What encoding raised (not ``Unencodable`` itself), as ``Unencodable`` saying why."""
+    if isinstance(exc, RecursionError):
+        return Unencodable(f"nesting deeper than {WIRE_MAX_DEPTH}")
+    return Unencodable(f"cannot encode ({type(exc).__name__})")  # MemoryError, hostile names
+
+
 def wire_encode(value: Any) -> str:
     """The wire text of ``value``; ``Unencodable`` names what cannot be carried."""
-    try:
+    try:  # (not a context manager: this runs once per call of a call job)
         return _json_dumps(_to_wire(value, 0, set()), ensure_ascii=True, allow_nan=False,
                            separators=(",", ":"))
     except Unencodable:
         raise
-    except RecursionError:
-        raise Unencodable(f"nesting deeper than {WIRE_MAX_DEPTH}") from None
-    except BaseException as exc:  # MemoryError, a hostile class name, ...
-        raise Unencodable(f"cannot encode ({type(exc).__name__})") from None
+    except BaseException as exc:
+        raise _unencodable(exc) from None
 
 
 # A list or tuple of more items is encoded in batches, each added to the digest as it is
@@ -430,10 +435,8 @@ def wire_digested(value: Any, digest_above: int | None) -> tuple[str, str | None
         return _streamed(value)
     except Unencodable:
         raise
-    except RecursionError:
-        raise Unencodable(f"nesting deeper than {WIRE_MAX_DEPTH}") from None
-    except BaseException as exc:  # MemoryError, ...
-        raise Unencodable(f"cannot encode ({type(exc).__name__})") from None
+    except BaseException as exc:
+        raise _unencodable(exc) from None
 
 
 def _streamed(items: list[Any] | tuple[Any, ...]) -> tuple[str, str]:
