@@ -484,6 +484,12 @@ _UNREAD: Any = type("Unread", (), {"__repr__": lambda self: "<not decoded yet>"}
 _RECORD = re.compile(r"(ok|raised|timeout|bad|missing) (-|[0-9a-f]{64}) ")
 
 
+def is_sealed(wire: str | None, digest: str | None) -> bool:
+    """Whether an output came sealed: too long to send (see sandbox/worker.py), so only the
+    digest of its wire text came, with an empty body."""
+    return wire == "" and digest is not None
+
+
 @dataclass(frozen=True)
 class CallResult:
     """What one call of a call job did (read by trusted code).
@@ -502,8 +508,8 @@ class CallResult:
 
     @property
     def sealed(self) -> bool:
-        """An output too long to send (see sandbox/worker.py): only its digest came."""
-        return self.kind == "ok" and self.wire == "" and self.digest is not None
+        """An output too long to send: only its digest came."""
+        return self.kind == "ok" and is_sealed(self.wire, self.digest)
 
     @cached_property
     def output(self) -> Any:
@@ -663,5 +669,6 @@ __all__ = [
     "encode",
     "encode_calls",
     "foreign",
+    "is_sealed",
     "same_outputs",
 ]

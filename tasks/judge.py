@@ -57,6 +57,7 @@ from harness.sandbox.values import (
     decode_calls,
     encode,
     encode_calls,
+    is_sealed,
     same_outputs,
 )
 from harness.tasks.compare import (
@@ -142,8 +143,7 @@ class Expectation:
 
     def sealed(self, index: int) -> bool:
         """Whether the reference's output ``index`` came sealed (only its digest is known)."""
-        return (index < len(self.wires) and self.wires[index] == ""
-                and self.digests[index] is not None)
+        return index < len(self.wires) and is_sealed(self.wires[index], self.digests[index])
 
     @cached_property
     def digest(self) -> str:
