@@ -26,14 +26,16 @@ from harness.tasks.judge import Expectation, ReplayChecker
 CALL_FUNCTION = "_harness_call_{index}"
 
 
-def literal_calls(test: str, names: Sequence[str]) -> list[tuple[str, str]] | None:
+def set_literal_calls(test: str, names: Sequence[str]) -> list[tuple[str, str]] | None:
     """``(function, call source)`` of each call ``test`` makes, in order, where the test is
-    only asserts that each call one of ``names`` once with literal arguments; else None."""
+    only asserts that each call one of ``names`` once with literal arguments, and some call
+    passes a set display (whose order a decoded set may not keep); else None."""
     try:
         tree = ast.parse(test)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return None
     found = []
+    with_sets = False
     for statement in tree.body:
         if not isinstance(statement, ast.Assert):
             return None
@@ -43,8 +45,12 @@ def literal_calls(test: str, names: Sequence[str]) -> list[tuple[str, str]] | No
         source = ast.get_source_segment(test, calls[0])
         if source is None:
             return None
+        with_sets = with_sets or any(
+            isinstance(inner, ast.Set)
+            for argument in [*calls[0].args, *(keyword.value for keyword in calls[0].keywords)]
+            for inner in ast.walk(argument))
         found.append((calls[0].func.id, source))  # type: ignore[attr-defined]
-    return found or None
+    return found if with_sets else None
 
 
 def _literal_call(call: ast.Call, names: Sequence[str]) -> bool:
@@ -59,20 +65,6 @@ def _literal_call(call: ast.Call, names: Sequence[str]) -> bool:
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         return False
     return True
-
-
-def sets_in_arguments(test: str, names: Sequence[str]) -> bool:
-    """Whether ``test`` passes a set display to one of ``names`` (whose order a decoded set
-    may not keep)."""
-    try:
-        tree = ast.parse(test)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return False
-    return any(isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
-               and node.func.id in names
-               and any(isinstance(inner, ast.Set) for arg in node.args
-                       for inner in ast.walk(arg))
-               for node in ast.walk(tree))
 
 
 class LiteralCallsChecker(ReplayChecker):
@@ -111,7 +103,7 @@ class LiteralCallsChecker(ReplayChecker):
 
     def _arguments(self, name: str, source: str) -> tuple[str, list[Any], dict[str, Any]]:
         """The call's arguments as the test's code builds them here (literals only, checked
-        by ``literal_calls``): the replay matches its calls against them."""
+        by ``set_literal_calls``): the replay matches its calls against them."""
         made: list[tuple[list[Any], dict[str, Any]]] = []
 
         def capture(*args: Any, **kwargs: Any) -> None:

@@ -20,7 +20,7 @@ from harness.tasks.base import EVALUATOR_LIBRARIES, DatasetFile, Problem, Progra
 from harness.tasks.checking import strict_program
 from harness.tasks.data import locate, read_jsonl
 from harness.tasks.judge import Checker, ReplayChecker
-from harness.tasks.literal_calls import LiteralCallsChecker, literal_calls, sets_in_arguments
+from harness.tasks.literal_calls import LiteralCallsChecker, set_literal_calls
 from harness.tasks.options import OptionsModel
 
 TEST_IDS = range(11, 511)
@@ -187,7 +187,7 @@ class MBPP(Task):
         test, names = "\n".join(meta["tests"]), meta["entry_points"]
         # A set literal passed to a function under test is built by the test's own code in
         # the candidate's process (its iteration order is part of the input).
-        calls = literal_calls(test, names) if sets_in_arguments(test, names) else None
+        calls = set_literal_calls(test, names)
         checker: ReplayChecker
         if calls is None:
             checker = ReplayChecker(reference_code=problem.reference, test=test, names=names,

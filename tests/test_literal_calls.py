@@ -12,20 +12,24 @@ from test_judge import expectation_of, verdict
 
 from harness.tasks import TaskOptions, tasks
 from harness.tasks.judge import ReplayChecker
-from harness.tasks.literal_calls import LiteralCallsChecker, literal_calls, sets_in_arguments
+from harness.tasks.literal_calls import LiteralCallsChecker, set_literal_calls
 
 
-def test_only_asserts_calling_once_with_literal_arguments_are_taken() -> None:
+def test_only_asserts_calling_once_with_literal_arguments_and_a_set_are_taken() -> None:
     names = ["f", "g"]
     test = "assert f({1, 2}, k=[3]) == (1, 2)\nassert not g((1,), 'a')\n"
-    assert literal_calls(test, names) == [("f", "f({1, 2}, k=[3])"), ("g", "g((1,), 'a')")]
+    assert set_literal_calls(test, names) == [("f", "f({1, 2}, k=[3])"),
+                                              ("g", "g((1,), 'a')")]
     for other in ("x = 1\nassert f(x) == 1", "assert f(f(1)) == 1", "assert f(len('a')) == 1",
                   "assert h(1) == 1", "assert f(*[1]) == 1", "assert f(**{'a': 1}) == 1",
-                  "assert f(1) == 1\nprint(2)", "", "assert f(1) ==", "assert 1 == 1"):
-        assert literal_calls(other, names) is None, other
-    assert sets_in_arguments("assert f([{1, 2}]) == 1", names)
-    assert not sets_in_arguments("assert f([1, 2]) == {1, 2}", names)
-    assert not sets_in_arguments("assert h({1}) == 1", names)
+                  "assert f(1) == 1\nprint(2)", "assert f(1) ==", "assert 1 == 1"):
+        assert set_literal_calls(other + "\nassert f({1}) == 1", names) is None, other
+    assert set_literal_calls("", names) is None
+    assert set_literal_calls("assert f([{1, 2}]) == 1", names) == [("f", "f([{1, 2}])")]
+    assert set_literal_calls("assert f(k=[{1}]) == 1", names) == [("f", "f(k=[{1}])")]
+    # Without a set passed to a function under test, the plain replay is as good.
+    assert set_literal_calls("assert f([1, 2]) == {1, 2}", names) is None
+    assert set_literal_calls("assert f([1, 2]) == 1\nassert g('a')", names) is None
 
 
 CANDIDATES = [
