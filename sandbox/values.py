@@ -57,6 +57,11 @@ from harness.sandbox.worker import WIRE_MAX_INT_DIGITS, plain_list
 MAX_DEPTH = 100  # containers inside containers
 MAX_INT_DIGITS = WIRE_MAX_INT_DIGITS  # 4300, as CPython's default int_max_str_digits
 _INT_LIMIT = 10**MAX_INT_DIGITS
+# Distinct values sharing one hash make building a set or dict quadratic (ints 2**61 - 1 apart
+# hash alike, and so do tuples and frozensets of them): a few megabytes of them, which a
+# program can write as its records without ever building the set, would hang trusted code
+# for hours. Real outputs never have more than a handful per hash.
+MAX_HASH_GROUP = 256
 # Names, not objects: each NaN is made anew, so that two decoded NaNs are never one object
 # (``[nan] == [nan]`` is True in CPython when both lists hold the same NaN).
 _SPECIAL_FLOATS = {"nan": "nan", "inf": "inf", "-inf": "-inf"}
@@ -437,26 +442,52 @@ def _from_wire(node: Any, depth: int) -> Any:
     if tag == "d":
         if type(body) is not list:
             raise ValueError(f"{{'d': ...}} needs a list, got {_describe(body)}")
-        made: dict[Any, Any] = {}
+        pairs = []
         for pair in body:
             if type(pair) is not list or len(pair) != 2:
                 raise ValueError("{'d': ...} needs [key, value] pairs")
             key = _from_wire(pair[0], depth + 1)
             try:
-                if key in made:
-                    raise ValueError(f"duplicate dict key {_short(key)}")
-                made[key] = _from_wire(pair[1], depth + 1)
+                hash(key)
             except TypeError:
                 raise ValueError(f"unhashable dict key ({type(key).__name__})") from None
+            pairs.append((key, _from_wire(pair[1], depth + 1)))
+        if len(pairs) > MAX_HASH_GROUP and hash_flooded([key for key, _ in pairs]):
+            raise ValueError("too many distinct dict keys with the same hash")
+        made: dict[Any, Any] = {}
+        for key, value in pairs:
+            if key in made:
+                raise ValueError(f"duplicate dict key {_short(key)}")
+            made[key] = value
         return made
     items = _items(body, tag, depth)
     try:
+        if len(items) > MAX_HASH_GROUP and hash_flooded(items):
+            raise ValueError("too many distinct set elements with the same hash")
         made_set = set(items) if tag == "s" else frozenset(items)
     except TypeError as exc:
         raise ValueError(f"unhashable set element ({exc})") from None
     if len(made_set) != len(items) and not any(_has_nan(item) for item in items):
         raise ValueError("duplicate set elements")
     return made_set
+
+
+def hash_flooded(items: Sequence[Any]) -> bool:
+    """True if more than ``MAX_HASH_GROUP`` items share a hash without all being equal
+    (linear time; an unhashable item raises TypeError as ``set()`` would)."""
+    counts: dict[int, int] = {}
+    for item in items:
+        h = hash(item)
+        counts[h] = counts.get(h, 0) + 1
+    crowded = {h for h, n in counts.items() if n > MAX_HASH_GROUP}
+    if not crowded:
+        return False
+    first: dict[int, Any] = {}
+    for item in items:
+        h = hash(item)
+        if h in crowded and item != first.setdefault(h, item):
+            return True
+    return False
 
 
 def _has_nan(value: Any) -> bool:
@@ -529,7 +560,7 @@ def call_times(line: str) -> list[tuple[float, float]]:
     checked (whole-list checks: a reference run may have a hundred thousand calls)."""
     try:
         pairs = json.loads(line, parse_constant=_reject_constant)
-    except ValueError:
+    except (ValueError, RecursionError):  # (nesting too deep for json's own parser)
         raise ValueError("the times line is not JSON") from None
     if type(pairs) is not list:
         raise ValueError("the times line is not a list")
@@ -587,7 +618,7 @@ def _records(outputs: str, times: Sequence[tuple[float, float]]) -> list[CallRes
             continue
         try:
             detail = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):
             detail = None
         if type(detail) is not str:
             raise ValueError(f"record {index}: {kind} needs a JSON string")
@@ -669,6 +700,7 @@ __all__ = [
     "encode",
     "encode_calls",
     "foreign",
+    "hash_flooded",
     "is_sealed",
     "same_outputs",
 ]

@@ -1579,7 +1579,8 @@ class Worker:
             if (isinstance(candidate, dict) and candidate.get("nonce") == nonce
                     and candidate.get("pid") == own_pid):
                 report = candidate
-        except (ValueError, UnicodeDecodeError):
+        # (RecursionError: the job wrote JSON nested too deep for json's own parser)
+        except (ValueError, UnicodeDecodeError, RecursionError):
             report = None
         wait_status = run.wait_status
         if os.WIFSIGNALED(wait_status):

@@ -43,6 +43,8 @@ from typing import Any
 
 import numpy as np
 
+from harness.sandbox.values import hash_flooded
+
 # The dataset names evalplus's oracles key on; any other name gets no special oracle.
 DATASETS = ("humaneval", "mbpp")
 
@@ -94,10 +96,6 @@ _PLAIN_LEAVES = frozenset({int, float, str, bool, bytes, complex, type(None)})
 _TEXT = (str, bytes)
 _SEQUENCES = (list, tuple)
 _MAX_DEPTH = 200  # the decoder already bounds nesting (100); this only guards the recursion
-# Distinct values sharing one hash make building a set quadratic (2**61 - 1 apart, ints hash
-# alike); a hostile output of 10**5 of them would hang trusted code for minutes where evalplus
-# would time out. Real outputs never have more than a handful per hash.
-_MAX_HASH_GROUP = 256
 
 
 def per_input_limits(reference_times: Sequence[float],
@@ -218,24 +216,6 @@ def with_numpy_scalars(value: Any, depth: int = 0) -> Any:
             raise ValueError("too many distinct keys with the same hash")
         return dict(pairs)
     return numpy_scalar(value)
-
-
-def hash_flooded(items: Sequence[Any]) -> bool:
-    """True if more than ``_MAX_HASH_GROUP`` items share a hash without all being equal
-    (linear time; an unhashable item raises TypeError as ``set()`` would)."""
-    counts: dict[int, int] = {}
-    for item in items:
-        h = hash(item)
-        counts[h] = counts.get(h, 0) + 1
-    crowded = {h for h, n in counts.items() if n > _MAX_HASH_GROUP}
-    if not crowded:
-        return False
-    first: dict[int, Any] = {}
-    for item in items:
-        h = hash(item)
-        if h in crowded and item != first.setdefault(h, item):
-            return True
-    return False
 
 
 def safe_set(items: Any) -> set[Any]:

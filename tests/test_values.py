@@ -337,6 +337,9 @@ def test_call_records_decode_strictly():
     ("[[0,1e300]]\nok - 1", "not a duration"),
     ('[[0,"1"]]\nok - 1', "not a duration"),
     ('[[0,0],[0,0]]\nbad - "x"\nok - 1', "follows a 'bad' record"),
+    # JSON nested deeper than json's own parser goes (a job can write any records)
+    ("[" * 100_000 + "]" * 100_000 + "\nok - 1", "times line is not JSON"),
+    ("[[0,0]]\nraised - " + "[" * 100_000 + "]" * 100_000, "needs a JSON string"),
 ])
 def test_malformed_call_records_are_a_value_error(text, reason):
     with pytest.raises(ValueError, match=reason):
@@ -352,6 +355,38 @@ def test_malformed_outputs_are_refused_when_read(wire, reason):
     (result,) = decode_calls(f"[[0,0]]\nok - {wire}")  # the records are well formed
     with pytest.raises(UnreadableOutput, match=reason):
         _ = result.output
+
+
+# Ints 2**61 - 1 apart share one hash; so do tuples and frozensets made of them.
+FLOOD = [i * (2**61 - 1) for i in range(1, 20_001)]
+
+
+@pytest.mark.parametrize(("wire", "reason"), [
+    (json.dumps({"s": FLOOD}), "set elements with the same hash"),
+    (json.dumps({"fs": FLOOD}), "set elements with the same hash"),
+    (json.dumps({"s": [{"t": [n]} for n in FLOOD]}), "set elements with the same hash"),
+    (json.dumps({"d": [[n, 0] for n in FLOOD]}), "dict keys with the same hash"),
+    (json.dumps({"d": [[{"fs": [n]}, 0] for n in FLOOD]}), "dict keys with the same hash"),
+])
+def test_sets_and_dicts_of_values_sharing_a_hash_are_refused(wire, reason):
+    # Built as they come, they would take quadratic time in trusted code: 20,000 of them
+    # take seconds, the 10**7 a job can send would take days.
+    (result,) = decode_calls(f"[[0,0]]\nok - {wire}")
+    with pytest.raises(UnreadableOutput, match=reason):
+        _ = result.output
+
+
+def test_a_few_values_sharing_a_hash_are_fine():
+    shared = FLOOD[:256]  # up to 256 per hash
+    assert decode(json.dumps({"s": shared})) == set(shared)
+    assert decode(json.dumps({"d": [[n, 1] for n in shared]})) == dict.fromkeys(shared, 1)
+    assert decode(json.dumps({"s": [-1, -2, *range(10_000)]})) == {-1, -2, *range(10_000)}
+    with pytest.raises(ValueError, match="duplicate set elements"):
+        decode(json.dumps({"s": [FLOOD[0]] * 1000}))  # equal values: not a flood, duplicates
+    with pytest.raises(ValueError, match="duplicate dict key"):
+        decode(json.dumps({"d": [[FLOOD[0], 1]] * 1000}))
+    with pytest.raises(ValueError, match="unhashable dict key"):
+        decode(json.dumps({"d": [[[1], 1]]}))
 
 
 # --------------------------------------------------------------------------- long outputs
