@@ -452,7 +452,7 @@ def _from_wire(node: Any, depth: int) -> Any:
             except TypeError:
                 raise ValueError(f"unhashable dict key ({type(key).__name__})") from None
             pairs.append((key, _from_wire(pair[1], depth + 1)))
-        if len(pairs) > MAX_HASH_GROUP and hash_flooded([key for key, _ in pairs]):
+        if hash_flooded([key for key, _ in pairs]):
             raise ValueError("too many distinct dict keys with the same hash")
         made: dict[Any, Any] = {}
         for key, value in pairs:
@@ -462,7 +462,7 @@ def _from_wire(node: Any, depth: int) -> Any:
         return made
     items = _items(body, tag, depth)
     try:
-        if len(items) > MAX_HASH_GROUP and hash_flooded(items):
+        if hash_flooded(items):
             raise ValueError("too many distinct set elements with the same hash")
         made_set = set(items) if tag == "s" else frozenset(items)
     except TypeError as exc:
@@ -474,7 +474,10 @@ def _from_wire(node: Any, depth: int) -> Any:
 
 def hash_flooded(items: Sequence[Any]) -> bool:
     """True if more than ``MAX_HASH_GROUP`` items share a hash without all being equal
-    (linear time; an unhashable item raises TypeError as ``set()`` would)."""
+    (linear time; an unhashable item raises TypeError as ``set()`` would, except among
+    too few items to flood anything)."""
+    if len(items) <= MAX_HASH_GROUP:
+        return False  # (the usual case: nothing to hash twice)
     counts: dict[int, int] = {}
     for item in items:
         h = hash(item)
