@@ -14,7 +14,7 @@ programs again from the execution cache. A hostile ``--sandbox local`` run probi
 and processes alongside a bwrap run must not change that run's verdicts, and hostile text
 in samples must not stop a run.
 
-docs/sandbox-threats.md has the threat model and the table of attack classes.
+docs/sandbox.md ("Threat model") has the threat model and the table of attack classes.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Every corpus file is one whole program (a ``solution`` line of a samples file) w
 pass the task's tests without solving its problem. Its header names what it targets:
 
     # task_id: HumanEval/32      the problem whose samples it is given as
-    # class: frames              the attack class (docs/sandbox-threats.md has the table)
+    # class: frames              the attack class (docs/sandbox.md, "Attack classes, measured")
     # <one line saying what it tries>
 
 Files in ``concurrent/`` also say ``# task: humaneval``; they are for the concurrency test.
