@@ -16,8 +16,11 @@ on both alike; the median of the per-round ratios is reported. Then the driver's
 outcome: a sandbox that answers at once with a pre-made outcome runs on the N-node cluster,
 so everything measured is the streaming path (submit, poll, unpack, book-keeping); the
 driver process's CPU seconds per outcome (Ray's threads in the driver included) give the
-outcomes/s one driver core sustains. The run folder's own cost per outcome (an
-ExecutionRecord appended to executions.jsonl) is measured on its own.
+outcomes/s one driver core sustains. Two more costs the driver pays per outcome are measured
+on their own: the run folder's (an ExecutionRecord appended to executions.jsonl), and the
+trusted check of each outcome, which the driver makes on the default path (HumanEval checked
+outside the candidate's process: its tests replayed on the outputs the job returned). The
+projection to N nodes caps throughput at what one driver core takes in with all three.
 
     python benchmarks/ray_exec_throughput.py [--repeat 10] [--rounds 3] [--sandbox bwrap]
 
@@ -175,6 +178,38 @@ def record_cost(count: int = 20000) -> float:
         return (time.process_time() - began) / count * 1e6
 
 
+def checking_cost(inner: str, cores: int, passes: int = 5) -> dict[str, Any]:
+    """CPU microseconds the driver spends on the trusted check of one outcome on the default
+    path (``judged``: HumanEval's tests replayed on the outputs a canonical solution's call
+    job returned), timed over real outcomes of one run of every problem."""
+    from harness.execution import ExecSettings, Executor, judged
+    from harness.sandbox import open_sandbox
+    from harness.schema import SampleRecord
+    from harness.tasks import TaskOptions, create_task
+
+    task = create_task("humaneval", TaskOptions())
+    problems = task.load()
+    settings = ExecSettings(sandbox=inner, workers=cores, cache=False, progress=False)
+    with Executor(task, problems, settings, "ray_exec_throughput") as executor:
+        samples = [SampleRecord(key=p.key, task_id=p.task_id, sample=0, raw=p.reference,
+                                completion=p.reference) for p in problems]
+        jobs = [executor.job(executor.problems[s.key], s) for s in samples]
+        checked = [job for job in jobs if job.calls is not None]
+        with open_sandbox(inner, cores) as sandbox:
+            outcomes = list(sandbox.run(checked))
+        pairs = [(executor.checkers[key], executor.stages[key][0], outcome)
+                 for job, outcome in outcomes
+                 for key in [job.job_id.rpartition("#")[0]]]
+        began = time.process_time()
+        for _ in range(passes):
+            verdicts = [judged(checker, stage, outcome) for checker, stage, outcome in pairs]
+        cpu = time.process_time() - began
+    failed = [v.detail for v in verdicts if not v.passed]
+    assert not failed, failed[:3]
+    return {"problems": len(problems), "checked_outside": len(pairs),
+            "cpu_us_per_outcome": round(cpu / (passes * len(pairs)) * 1e6, 1)}
+
+
 def fit_driver_cost(rows: list[dict[str, Any]]) -> dict[str, float]:
     """Least-squares fit of driver CPU per outcome = per_outcome + per_answer / b, where b is
     the outcomes per poll answer: a fixed cost per outcome and one per round trip."""
@@ -191,7 +226,8 @@ def projection(results: dict[str, Any], cores: int, multi: str) -> list[dict[str
     """Expected samples/s on N nodes of C cores: N x C x the measured per-core rate of the
     multi-node Ray configuration, capped by what one driver core can take in: 1 / (driver
     CPU per outcome at the batch such nodes answer with, from the fit, + the run folder's
-    cost per outcome)."""
+    cost per outcome + the trusted check of the outcome). The cap without the check (tasks
+    checked in the candidate's process) is given too."""
     from harness.distributed.ray_sandbox import QUEUE_SLACK
 
     per_core = results[multi]["median_ray"] / cores
@@ -199,14 +235,15 @@ def projection(results: dict[str, Any], cores: int, multi: str) -> list[dict[str
     rows = []
     for node_cores in sorted({cores, 16, 64}):
         batch = node_cores + QUEUE_SLACK  # about one outcome per worker plus the slack
-        per_outcome = (fit["per_outcome_us"] + fit["per_answer_us"] / batch
-                       + results["record_write_cpu_us_per_outcome"])
-        cap = 1e6 / per_outcome
+        in_process = (fit["per_outcome_us"] + fit["per_answer_us"] / batch
+                      + results["record_write_cpu_us_per_outcome"])
+        cap = 1e6 / (in_process + results["checking"]["cpu_us_per_outcome"])
         for nodes in (1, 2, 4, 8, 16, 32, 64, 128):
             work = nodes * node_cores * per_core
             rows.append({"nodes": nodes, "cores_per_node": node_cores,
                          "samples_per_s": round(min(work, cap)), "driver_bound": work > cap,
-                         "driver_cap_per_s": round(cap)})
+                         "driver_cap_per_s": round(cap),
+                         "driver_cap_in_process_per_s": round(1e6 / in_process)})
     return rows
 
 
@@ -249,10 +286,16 @@ def main() -> int:
         finally:
             stop_cluster(cluster)
     results["record_write_cpu_us_per_outcome"] = round(record_cost(), 1)
+    results["checking"] = checking_cost(inner, args.cores)
+    print("trusted check per outcome (HumanEval, checked outside):",
+          results["checking"], flush=True)
     best = min(row["driver_cpu_us_per_outcome"] for row in results["driver"])
     results["driver_outcomes_per_s_per_core"] = {
         "streaming_only": round(1e6 / best),
-        "with_run_folder": round(1e6 / (best + results["record_write_cpu_us_per_outcome"]))}
+        "with_run_folder": round(1e6 / (best + results["record_write_cpu_us_per_outcome"])),
+        "with_run_folder_and_checking": round(1e6 / (
+            best + results["record_write_cpu_us_per_outcome"]
+            + results["checking"]["cpu_us_per_outcome"]))}
     results["driver_fit"] = fit_driver_cost(results["driver"])
     results["projection"] = projection(results, args.cores, f"ray-{args.nodes}nodes")
     import ray

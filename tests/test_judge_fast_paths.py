@@ -22,13 +22,14 @@ from shared_data import SHARED_DATA, need_shared
 
 from harness.references import ReferenceRun, expectation
 from harness.sandbox import worker
-from harness.sandbox.values import CallResult, decode_calls, encode
+from harness.sandbox.values import CallResult, decode, decode_calls, encode, foreign
 from harness.tasks import TaskOptions, tasks
 from harness.tasks.compare import is_floats
 from harness.tasks.judge import (
     Expectation,
     OutputChecker,
     Verdict,
+    exact_key,
     floats_in_wire,
     verdict_of,
 )
@@ -201,6 +202,63 @@ def test_floats_in_wire_tells_what_is_not_floats(value: Any) -> None:
     assert floats_in_wire(encode(value)) is False
 
 
+# ------------------------------------------------------------ replayed calls' arguments
+
+leaves = st.one_of(st.none(), st.booleans(), st.integers(), st.sampled_from([2**70, -0.0]),
+                   st.floats(allow_nan=True), st.text(max_size=3), st.binary(max_size=3),
+                   st.complex_numbers(max_magnitude=10))
+keys = st.one_of(st.booleans(), st.integers(-3, 3), st.floats(-2, 2), st.text(max_size=2))
+arguments = st.recursive(leaves, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.lists(inner, max_size=3).map(tuple),
+    st.dictionaries(keys, inner, max_size=3), st.sets(keys, max_size=3),
+    st.frozensets(keys, max_size=3)), max_leaves=10)
+
+
+def recorded(args: list[Any]) -> Expectation:
+    return Expectation(calls=(("f", args, {}),), wire_calls="", outputs=(), cpu_limits=None,
+                       reference_s=0.0)
+
+
+def encoded_decision(expectation: Expectation, args: list[Any]) -> bool:
+    """What a replayed call's arguments were matched by before ``exact_key``."""
+    return encode([args, {}]) == expectation.call_keys[0]
+
+
+@settings(max_examples=400, deadline=None)
+@given(arguments, arguments)
+def test_replayed_arguments_match_as_their_encoding_does(first: Any, second: Any) -> None:
+    expectation = recorded(decode(encode([first])))  # recorded calls come through the wire
+    for args in ([first], decode(encode([first])), [second]):
+        assert expectation.same_arguments(0, args, {}) == encoded_decision(expectation, args)
+
+
+@pytest.mark.parametrize(("before", "after"), [
+    (1, True), (1, 1.0), (0.0, -0.0), ([1, 2], (1, 2)), ({1}, frozenset({1})),
+    ({1: 2, 3: 4}, {3: 4, 1: 2}), ({-1.5, -1.192092896e-07}, {-1.192092896e-07, -1.5}),
+    (b"a", "a"), (2**70, float(2**70)),
+    (1, foreign(1, "numpy.int64")), (1.5, foreign(1.5, "numpy.float64")),
+    ([1, [2]], [1, [foreign(2, "numpy.int64")]]),
+])
+def test_arguments_of_other_types_or_order_do_not_match(before: Any, after: Any) -> None:
+    expectation = recorded([before])
+    assert not expectation.same_arguments(0, [after], {})
+    assert not encoded_decision(expectation, [after])
+
+
+def test_the_same_arguments_made_another_way_match_without_encoding() -> None:
+    """The test code's literals (``"hello"`` is interned) against the recorded call's decoded
+    values: marshal's bytes are equal, so ``encode`` is not needed."""
+    literal, made = "hello", "".join(["hel", "lo"])
+    assert made == literal and made is not literal
+    value = [made, 1, -0.0, (True, None), {"k": [1.5]}, 2**80, b"x"]
+    decoded = decode(encode(value))
+    assert exact_key(decoded) is not None and exact_key(decoded) == exact_key(
+        [literal, 1, -0.0, (True, None), {"k": [1.5]}, 2**80, b"x"])
+    assert recorded(decoded).same_arguments(0, value, {})
+    assert exact_key([foreign(1, "numpy.int64")]) is None
+    assert exact_key([{1, 2}]) is None and exact_key([frozenset()]) is None  # sorted by marshal
+
+
 # ----------------------------------------------------------------------- stages, end to end
 
 
@@ -228,7 +286,8 @@ def test_a_sample_that_fails_a_base_input_does_not_run_the_plus_inputs(tmp_path:
          "--data-dir", str(SHARED_DATA / "humanevalplus"), "--no-exec-cache"],
         capture_output=True, text=True, timeout=600, check=False)
     assert done.returncode == 0, done.stderr
-    rows = sorted((json.loads(line) for line in (out / "executions.jsonl").open()),
+    lines = (out / "executions.jsonl").read_text().splitlines()
+    rows = sorted((json.loads(line) for line in lines),
                   key=lambda row: row["sample"])
     assert [row["status"] for row in rows] == ["failed", "failed", "passed"]
     assert rows[0]["detail"].startswith("input 0:") and rows[0]["duration_s"] < 1.0
