@@ -19,8 +19,9 @@ driver process's CPU seconds per outcome (Ray's threads in the driver included) 
 outcomes/s one driver core sustains. Two more costs the driver pays per outcome are measured
 on their own: the run folder's (an ExecutionRecord appended to executions.jsonl), and the
 trusted check of each outcome, which the driver makes on the default path (HumanEval checked
-outside the candidate's process: its tests replayed on the outputs the job returned). The
-projection to N nodes caps throughput at what one driver core takes in with all three.
+outside the candidate's process: its tests replayed on the outputs the job returned, unless
+they are the reference's own text). The projection to N nodes caps throughput at what one
+driver core takes in with all three, counting every outcome's test as replayed.
 
     python benchmarks/ray_exec_throughput.py [--repeat 10] [--rounds 3] [--sandbox bwrap]
 
@@ -180,8 +181,12 @@ def record_cost(count: int = 20000) -> float:
 
 def checking_cost(inner: str, cores: int, passes: int = 5) -> dict[str, Any]:
     """CPU microseconds the driver spends on the trusted check of one outcome on the default
-    path (``judged``: HumanEval's tests replayed on the outputs a canonical solution's call
-    job returned), timed over real outcomes of one run of every problem."""
+    path (``judged``), timed over real outcomes of HumanEval's canonical solutions (one call
+    job per problem): ``replay``, the test replayed on the outputs, what a sample whose
+    outputs are not the reference's own text costs (a wrong one stops at its first failing
+    assert); ``identical``, a sample whose records are the reference's (the quick path)."""
+    from dataclasses import replace
+
     from harness.execution import ExecSettings, Executor, judged
     from harness.sandbox import open_sandbox
     from harness.schema import SampleRecord
@@ -200,14 +205,18 @@ def checking_cost(inner: str, cores: int, passes: int = 5) -> dict[str, Any]:
         pairs = [(executor.checkers[key], executor.stages[key][0], outcome)
                  for job, outcome in outcomes
                  for key in [job.job_id.rpartition("#")[0]]]
+    costs = {}
+    for name, strip in (("replay", True), ("identical", False)):
         began = time.process_time()
         for _ in range(passes):
-            verdicts = [judged(checker, stage, outcome) for checker, stage, outcome in pairs]
-        cpu = time.process_time() - began
-    failed = [v.detail for v in verdicts if not v.passed]
-    assert not failed, failed[:3]
+            verdicts = [judged(checker, replace(stage, outputs_text=None) if strip else stage,
+                               outcome) for checker, stage, outcome in pairs]
+        costs[name] = round((time.process_time() - began) / (passes * len(pairs)) * 1e6, 1)
+        failed = [v.detail for v in verdicts if not v.passed]
+        assert not failed, failed[:3]
     return {"problems": len(problems), "checked_outside": len(pairs),
-            "cpu_us_per_outcome": round(cpu / (passes * len(pairs)) * 1e6, 1)}
+            "cpu_us_per_outcome": costs["replay"],
+            "cpu_us_per_identical_outcome": costs["identical"]}
 
 
 def fit_driver_cost(rows: list[dict[str, Any]]) -> dict[str, float]:

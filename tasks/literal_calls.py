@@ -99,7 +99,7 @@ class LiteralCallsChecker(ReplayChecker):
         limits = per_input_limits([sum(r.cpu_s for r in results)] * len(calls))
         expectation = Expectation(calls=calls, wire_calls=self.wire_calls, outputs=outputs,
                                   cpu_limits=tuple(limits), reference_s=duration_s)
-        return expectation if self.replays(expectation) else None
+        return self.checked(expectation)
 
     def _arguments(self, name: str, source: str) -> tuple[str, list[Any], dict[str, Any]]:
         """The call's arguments as the test's code builds them here (literals only, checked

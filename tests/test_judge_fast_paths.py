@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,10 @@ from harness.sandbox.values import CallResult, decode, decode_calls, encode, for
 from harness.tasks import TaskOptions, tasks
 from harness.tasks.compare import is_floats
 from harness.tasks.judge import (
+    Checker,
     Expectation,
     OutputChecker,
+    ReplayChecker,
     Verdict,
     exact_key,
     floats_in_wire,
@@ -45,7 +48,7 @@ def records_of(program: str, wire_inputs: str, digest_above: int | None) -> str:
     return "\n".join(lines)
 
 
-def reference_expectation(checker: OutputChecker) -> Expectation:
+def reference_expectation(checker: Checker) -> Expectation:
     program, calls = checker.reference()
     records = records_of(program, calls.wire_inputs, calls.digest_above)
     found = expectation(checker, ReferenceRun.of("passed", "", 0.01, records))
@@ -200,6 +203,66 @@ def test_floats_in_wire_tells_plain_float_lists(value: Any) -> None:
 @pytest.mark.parametrize("value", [1, [1, 2.0], [], (), "1.5", [[1.5]], None, True, [True]])
 def test_floats_in_wire_tells_what_is_not_floats(value: Any) -> None:
     assert floats_in_wire(encode(value)) is False
+
+
+# ------------------------------------------------------------ replayed tests, quick path
+
+# Reference solution, test code (which calls f): the test passes on the reference.
+REPLAYS = {
+    "ints": ("def f(x):\n    return x * 3\n",
+             "for x in range(5):\n    assert f(x) == x * 3\n"),
+    "floats": ("def f(x):\n    return x / 3\n",
+               "import math\nfor x in range(1, 5):\n    assert math.isclose(f(x), x / 3)\n"),
+    "nan": ("def f(x):\n    return [float('nan'), x]\n",
+            "import math\nout = f(2)\nassert math.isnan(out[0]) and out[1] == 2\n"),
+    "round trip": ("def f(x):\n    return x[::-1]\n",
+                   "assert f(f('abc')) == 'abc'\nassert f([1, (2, None)]) == [(2, None), 1]\n"),
+    # Passes on the reference's set, fails on the one decoded from its text (the other
+    # order): candidates with that text must be judged in full.
+    "set order": ("def f(x):\n    return {-1.5, -1.192092896e-07}\n",
+                  "assert list(f(0)) == [-1.192092896e-07, -1.5]\n"),
+}
+REPLAY_CANDIDATES = {
+    "same": "def f(x):\n    return REF(x)\n",
+    "ints as floats": "def f(x):\n    y = REF(x)\n    return float(y) if type(y) is int else y\n",
+    "wrong": "def f(x):\n    y = REF(x)\n    return y if isinstance(y, str) else None\n",
+    "raises": "def f(x):\n    raise ValueError(x)\n",
+}
+
+
+@pytest.mark.parametrize("strict", [False, True])
+@pytest.mark.parametrize("reference", sorted(REPLAYS))
+@pytest.mark.parametrize("candidate", sorted(REPLAY_CANDIDATES))
+def test_replayed_tests_quick_path_gives_the_full_replay_s_verdict(
+        reference: str, candidate: str, strict: bool) -> None:
+    code, test = REPLAYS[reference]
+    checker = ReplayChecker(reference_code=code, test=test, names=["f"], strict=strict)
+    found = reference_expectation(checker)
+    assert (found.outputs_text is None) == (reference == "set order")
+    solution = code.replace("def f(", "def REF(") + REPLAY_CANDIDATES[candidate]
+    records = records_of(checker.candidate(solution), found.wire_calls, None)
+    quick = verdict_of(checker, found, records)
+    full = verdict_of(checker, replace(found, outputs_text=None), records)
+    assert (quick.status, quick.detail) == (full.status, full.detail)
+    if candidate == "same" and reference != "set order":
+        assert quick.status == "passed"
+
+
+def test_a_candidate_with_the_reference_s_records_passes_without_the_test_run(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    code, test = REPLAYS["round trip"]
+    checker = ReplayChecker(reference_code=code, test=test, names=["f"], strict=True)
+    found = reference_expectation(checker)
+    records = records_of(checker.candidate(code), found.wire_calls, None)
+
+    def no_replay(*args: Any) -> Verdict:
+        raise AssertionError("the test was run")
+
+    monkeypatch.setattr(checker, "judge", no_replay)
+    assert verdict_of(checker, found, records) == Verdict("passed")
+    other = records_of(checker.candidate("def f(x):\n    return x\n"), found.wire_calls, None)
+    with pytest.raises(AssertionError, match="the test was run"):
+        verdict_of(checker, found, other)
 
 
 # ------------------------------------------------------------ replayed calls' arguments
