@@ -62,6 +62,13 @@ _INT_LIMIT = 10**MAX_INT_DIGITS
 # program can write as its records without ever building the set, would hang trusted code
 # for hours. Real outputs never have more than a handful per hash.
 MAX_HASH_GROUP = 256
+# Decoding a candidate's records builds its outputs in trusted code's process: lists nested
+# in lists cost about 64 bytes (twice that while converted) per 2 characters of wire text,
+# and a job's records may hold 256 MiB of it, gigabytes once decoded. Their containers ('['
+# and '{', counted in C; brackets inside strings count too, so this is an upper bound) are
+# capped per job: about 0.5 GB at most. The largest reference records of HumanEval(+) and
+# MBPP(+) hold 540,000.
+MAX_CONTAINERS = 4_000_000
 # Names, not objects: each NaN is made anew, so that two decoded NaNs are never one object
 # (``[nan] == [nan]`` is True in CPython when both lists hold the same NaN).
 _SPECIAL_FLOATS = {"nan": "nan", "inf": "inf", "-inf": "-inf"}
@@ -598,6 +605,11 @@ def decode_calls(text: str) -> list[CallResult]:
     when it is read (``CallResult.output``)."""
     if not text:
         return []
+    if len(text) > MAX_CONTAINERS:
+        containers = text.count("[") + text.count("{")
+        if containers > MAX_CONTAINERS:
+            raise ValueError(f"too large to check: about {containers:,} lists, tuples, sets "
+                             f"and dicts (at most {MAX_CONTAINERS:,})")
     first, _, rest = text.partition("\n")
     return _records(rest, call_times(first))
 
@@ -680,6 +692,7 @@ class CallRecords(Sequence[CallResult]):
 
 
 __all__ = [
+    "MAX_CONTAINERS",
     "MAX_DEPTH",
     "MAX_INT_DIGITS",
     "CallRecords",

@@ -20,7 +20,7 @@ from harness.tasks.base import EVALUATOR_LIBRARIES, DatasetFile, Problem, Progra
 from harness.tasks.checking import strict_program
 from harness.tasks.data import locate, read_jsonl
 from harness.tasks.judge import Checker, ReplayChecker
-from harness.tasks.literal_calls import LiteralCallsChecker, set_literal_calls
+from harness.tasks.literal_calls import LiteralCallsChecker, set_literal_calls, setup_calls
 from harness.tasks.options import OptionsModel
 
 TEST_IDS = range(11, 511)
@@ -181,13 +181,17 @@ class MBPP(Task):
 
     def checker(self, problem: Problem) -> Checker | None:
         meta = problem.metadata
-        if meta["setup"].strip():
-            return None  # test_setup_code runs in the candidate's process (labelled)
         imports = "\n".join(meta["imports"])
-        test, names = "\n".join(meta["tests"]), meta["entry_points"]
+        test, names, setup = "\n".join(meta["tests"]), meta["entry_points"], meta["setup"]
         # A set literal passed to a function under test is built by the test's own code in
-        # the candidate's process (its iteration order is part of the input).
-        calls = set_literal_calls(test, names)
+        # the candidate's process (its iteration order is part of the input), as are the
+        # arguments test_setup_code builds (problem 367's trees).
+        if setup.strip():
+            calls = setup_calls(test, setup, names)
+            if calls is None:
+                return None  # the tests run in the candidate's process (labelled)
+        else:
+            calls = set_literal_calls(test, names)
         checker: ReplayChecker
         if calls is None:
             checker = ReplayChecker(reference_code=problem.reference, test=test, names=names,
@@ -195,7 +199,7 @@ class MBPP(Task):
         else:
             checker = LiteralCallsChecker(calls=calls, reference_code=problem.reference,
                                           test=test, names=names, strict=self.options.strict,
-                                          prelude=imports, module=imports)
+                                          prelude=imports, module=imports, setup=setup)
         checker.libraries = EVALUATOR_LIBRARIES
         return checker
 

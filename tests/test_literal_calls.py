@@ -12,7 +12,12 @@ from test_judge import expectation_of, verdict
 
 from harness.tasks import TaskOptions, tasks
 from harness.tasks.judge import ReplayChecker
-from harness.tasks.literal_calls import LiteralCallsChecker, set_literal_calls
+from harness.tasks.literal_calls import (
+    LiteralCallsChecker,
+    placeholder,
+    set_literal_calls,
+    setup_calls,
+)
 
 
 def test_only_asserts_calling_once_with_literal_arguments_and_a_set_are_taken() -> None:
@@ -45,11 +50,13 @@ CANDIDATES = [
 def in_process(problem: Any, solution: str) -> str:
     """The verdict of running the test's asserts in this process (what evaluators do)."""
     namespace: dict[str, Any] = {"__name__": "__test__"}
+    parts = [solution, problem.metadata["setup"], *problem.metadata["tests"]]
     try:
-        exec(compile(solution + "\n" + "\n".join(problem.metadata["tests"]), "<t>", "exec"),
-             namespace)
+        exec(compile("\n".join(parts), "<t>", "exec"), namespace)
     except AssertionError:
         return "failed"
+    except Exception:
+        return "error"
     return "passed"
 
 
@@ -70,5 +77,42 @@ def test_other_mbpp_problems_keep_the_recorded_replay() -> None:
     kinds: dict[str, list[str]] = {}
     for problem in task.load():
         kinds.setdefault(type(task.checker(problem)).__name__, []).append(problem.key)
-    assert kinds["LiteralCallsChecker"] == ["115", "341"]
+    assert kinds["LiteralCallsChecker"] == ["115", "341", "367"]
     assert issubclass(LiteralCallsChecker, ReplayChecker)
+
+
+def test_calls_may_take_the_names_that_test_setup_code_binds() -> None:
+    setup = "root = Node(1)\nroot.left = Node(2)\nother: int = 3\nfor i in range(2):\n    x = i\n"
+    test = "assert f(root) == False\nassert f(other, [1]) == 2"
+    assert setup_calls(test, setup, ["f"]) == [("f", "f(root)"), ("f", "f(other, [1])")]
+    # Names bound only inside a block, or not at all, are not arguments the calls can take.
+    assert setup_calls("assert f(x) == 1", setup, ["f"]) is None
+    assert setup_calls("assert f(root.left) == 1", setup, ["f"]) is None
+    assert setup_calls(test, "root = (", ["f"]) is None
+    assert setup_calls("print(root)\n" + test, setup, ["f"]) is None
+    assert setup_calls("", setup, ["f"]) is None
+
+
+MBPP_367 = [
+    None,  # the reference
+    "class Node:\n    def __init__(self, data):\n        self.data = data\n"
+    "        self.left = self.right = None\n"
+    "def is_tree_balanced(root):\n    return root.left is None or root.right is not None\n",
+    "class Node:\n    def __init__(self, data):\n        self.data = data\n"
+    "        self.left = self.right = None\n"
+    "def is_tree_balanced(root):\n    return True\n",
+]
+
+
+@pytest.mark.parametrize("index", range(len(MBPP_367)))
+def test_mbpp_367_runs_its_setup_code_in_the_sandbox_and_is_checked_outside(index: int) -> None:
+    task = tasks.get("mbpp")(TaskOptions(data_dir=need_shared(SHARED_DATA)))
+    problem = next(p for p in task.load() if p.key == "367")
+    checker = task.checker(problem)
+    assert isinstance(checker, LiteralCallsChecker)
+    expectation = expectation_of(checker)
+    assert [call[1] for call in expectation.calls] == [
+        [placeholder("root")], [placeholder("root1")], [placeholder("root2")]]
+    assert "False" not in checker.candidate("")  # the asserts never enter the sandbox
+    candidate = MBPP_367[index] or problem.reference
+    assert verdict(checker, expectation, candidate)[0] == in_process(problem, candidate)

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 
 from harness.sandbox import worker
 from harness.sandbox.values import (
+    MAX_CONTAINERS,
     CallResult,
     Foreign,
     ForeignDict,
@@ -344,6 +345,22 @@ def test_call_records_decode_strictly():
 def test_malformed_call_records_are_a_value_error(text, reason):
     with pytest.raises(ValueError, match=reason):
         decode_calls(text)
+
+
+def test_records_too_large_to_decode_are_refused_before_anything_is_built():
+    # Lists nested in lists take about 64 bytes per 2 characters once decoded, so a job's
+    # 256 MiB of records could take gigabytes of trusted code's memory: the containers of
+    # the whole records (the times line too) are counted first.
+    chain = "[" * 99 + "]" * 99
+    bomb = "[" + ",".join([chain] * (MAX_CONTAINERS // 99 + 1)) + "]"
+    with pytest.raises(ValueError, match="too large to check"):
+        decode_calls(f"[[0,0]]\nok - {bomb}")
+    times = "[" + ",".join(["[0,0]"] * (MAX_CONTAINERS + 1)) + "]"
+    with pytest.raises(ValueError, match="too large to check"):
+        decode_calls(f"{times}\nok - 1")
+    # A million small lists (twice the largest reference records here) are fine.
+    (result,) = decode_calls("[[0,0]]\nok - [" + ",".join(["[1]"] * 1_000_000) + "]")
+    assert len(result.output) == 1_000_000
 
 
 @pytest.mark.parametrize(("wire", "reason"), [
