@@ -11,7 +11,7 @@ from shared_data import SHARED_DATA, need_shared
 from test_judge import expectation_of, verdict
 
 from harness.tasks import TaskOptions, tasks
-from harness.tasks.judge import ReplayChecker
+from harness.tasks.judge import Expectation, ReplayChecker
 from harness.tasks.literal_calls import (
     LiteralCallsChecker,
     placeholder,
@@ -60,13 +60,18 @@ def in_process(problem: Any, solution: str) -> str:
     return "passed"
 
 
-@pytest.mark.parametrize("candidate", CANDIDATES)
-def test_mbpp_341_gets_the_verdict_of_its_asserts_in_process(candidate: str) -> None:
+def mbpp_checked(key: str) -> tuple[Any, LiteralCallsChecker, Expectation]:
+    """MBPP problem ``key``, its checker and the expectation its reference run gives."""
     task = tasks.get("mbpp")(TaskOptions(data_dir=need_shared(SHARED_DATA)))
-    problem = next(p for p in task.load() if p.key == "341")
+    problem = next(p for p in task.load() if p.key == key)
     checker = task.checker(problem)
     assert isinstance(checker, LiteralCallsChecker)
-    expectation = expectation_of(checker)
+    return problem, checker, expectation_of(checker)
+
+
+@pytest.mark.parametrize("candidate", CANDIDATES)
+def test_mbpp_341_gets_the_verdict_of_its_asserts_in_process(candidate: str) -> None:
+    problem, checker, expectation = mbpp_checked("341")
     assert "12" not in checker.wire_calls  # the calls' source builds the arguments
     assert "(1, 2, 3, 4, 5)" not in checker.candidate("")  # and no expected value is there
     assert verdict(checker, expectation, candidate)[0] == in_process(problem, candidate)
@@ -106,11 +111,7 @@ MBPP_367 = [
 
 @pytest.mark.parametrize("index", range(len(MBPP_367)))
 def test_mbpp_367_runs_its_setup_code_in_the_sandbox_and_is_checked_outside(index: int) -> None:
-    task = tasks.get("mbpp")(TaskOptions(data_dir=need_shared(SHARED_DATA)))
-    problem = next(p for p in task.load() if p.key == "367")
-    checker = task.checker(problem)
-    assert isinstance(checker, LiteralCallsChecker)
-    expectation = expectation_of(checker)
+    problem, checker, expectation = mbpp_checked("367")
     assert [call[1] for call in expectation.calls] == [
         [placeholder("root")], [placeholder("root1")], [placeholder("root2")]]
     assert "False" not in checker.candidate("")  # the asserts never enter the sandbox
