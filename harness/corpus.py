@@ -26,6 +26,7 @@ from typing import Any
 
 from harness.deps import requires
 from harness.errors import HarnessError
+from harness.io import JSON_ERRORS, json_problem
 
 log = logging.getLogger(__name__)
 
@@ -114,8 +115,9 @@ def read_jsonl_documents(path: Path, field: str, stats: ReadStats) -> Iterator[D
                 continue
             try:
                 text = text_of(json.loads(line), field)
-            except json.JSONDecodeError as exc:
-                raise HarnessError(f"{path}:{number}: not valid JSON: {exc.msg}") from exc
+            except JSON_ERRORS as exc:
+                raise HarnessError(f"{path}:{number}: not valid JSON: {json_problem(exc)}"
+                                   ) from exc
             if text is None:
                 stats.skipped += 1
                 continue

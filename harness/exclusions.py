@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import HarnessError
+from harness.io import JSON_ERRORS
 from harness.tasks import Problem, Task
 
 
@@ -45,7 +46,7 @@ def exclusion_ids(value: str) -> tuple[list[str], str]:
             raise HarnessError(f"--exclude-problems: cannot read {path}: {exc}") from None
         try:
             data = json.loads(raw)
-        except json.JSONDecodeError:
+        except JSON_ERRORS:
             data = None
         if isinstance(data, dict):
             if data.get("format") != "harness-contamination":

@@ -46,6 +46,21 @@ def json_line(data: Any, **options: Any) -> str:
     return text
 
 
+# What json.loads raises on text it cannot turn into a value: malformed JSON
+# (JSONDecodeError), a number of more than 4,300 digits (ValueError) or nesting deeper than
+# its parser goes (RecursionError). Each is bad input, never a traceback.
+JSON_ERRORS = (ValueError, RecursionError)
+
+
+def json_problem(exc: BaseException) -> str:
+    """Why ``json.loads`` refused some text (one of ``JSON_ERRORS``), in a few words."""
+    if isinstance(exc, json.JSONDecodeError):
+        return exc.msg
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    return str(exc).split(";")[0]
+
+
 def atomic_write_json(path: Path, data: Any) -> None:
     atomic_write_text(path, json_line(data, indent=2) + "\n")
 
@@ -98,6 +113,6 @@ def read_jsonl_tolerant(path: Path) -> list[dict[str, Any]]:
                 break  # torn write at the end
             try:
                 records.append(json.loads(line))
-            except json.JSONDecodeError:
+            except JSON_ERRORS:
                 break
     return records

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from harness.errors import HarnessError
-from harness.io import safe_text
+from harness.io import JSON_ERRORS, json_problem, safe_text
 from harness.tasks import Problem, Task
 
 
@@ -81,6 +81,8 @@ def _parse_line(path: Path, number: int, line: str) -> dict[str, Any]:
         raise HarnessError(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
     except UnicodeEncodeError as exc:
         raise HarnessError(f"{path}:{number}: not UTF-8 text") from exc
+    except JSON_ERRORS as exc:
+        raise HarnessError(f"{path}:{number}: not valid JSON ({json_problem(exc)})") from exc
     if not isinstance(record, dict):
         raise HarnessError(f"{path}:{number}: expected a JSON object per line")
     return record

@@ -31,6 +31,11 @@ from harness.tasks import Problem
 log = logging.getLogger(__name__)
 
 SampleId = tuple[str, int]
+# A text metric costs far more than its input's size (CodeBLEU took 1.6 GB for one 5 MB
+# sample, and a 270 MB one exhausted the machine's memory): predictions are scored on their
+# first MAX_SCORED_CHARS characters, far beyond any real answer (one that long scores near
+# zero against a reference of a few hundred characters either way).
+MAX_SCORED_CHARS = 100_000
 
 
 def score(plan: RunPlan, samples: Mapping[SampleId, SampleRecord],
@@ -144,12 +149,18 @@ def reference_scores(plan: RunPlan, problems: list[Problem],
     if not task.scorers:
         return {}
     predictions, references, owners = [], [], []
+    cut = 0
     for problem in problems:
         for i in range(plan.samples_per_problem[problem.key]):
             record = samples[(problem.key, i)]
-            predictions.append(task.prediction(problem, record.completion))
+            prediction = task.prediction(problem, record.completion)
+            cut += len(prediction) > MAX_SCORED_CHARS
+            predictions.append(prediction[:MAX_SCORED_CHARS])
             references.append(list(problem.references))
             owners.append(problem.key)
+    if cut:
+        log.warning("%d predictions longer than %d characters scored on their start only",
+                    cut, MAX_SCORED_CHARS)
     signatures = {}
     for name in task.scorers:
         result = scorers.get(name)().score(predictions, references, lang=task.scorer_lang)

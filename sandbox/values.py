@@ -62,13 +62,15 @@ _INT_LIMIT = 10**MAX_INT_DIGITS
 # program can write as its records without ever building the set, would hang trusted code
 # for hours. Real outputs never have more than a handful per hash.
 MAX_HASH_GROUP = 256
-# Decoding a candidate's records builds its outputs in trusted code's process: lists nested
-# in lists cost about 64 bytes (twice that while converted) per 2 characters of wire text,
-# and a job's records may hold 256 MiB of it, gigabytes once decoded. Their containers ('['
-# and '{', counted in C; brackets inside strings count too, so this is an upper bound) are
-# capped per job: about 0.5 GB at most. The largest reference records of HumanEval(+) and
-# MBPP(+) hold 540,000.
-MAX_CONTAINERS = 4_000_000
+# Decoding a candidate's records builds its outputs in trusted code's process, and a job's
+# records may hold 256 MiB of wire text: lists nested in lists take about 190 bytes each
+# (twice while converted) for 2 characters, a short string about 80 bytes (object and slot)
+# for 5, gigabytes in all. What decoding would take is estimated first from the brackets
+# (containers) and commas (items), counted in C, and records over the cap are refused. The
+# largest reference records of HumanEval(+) and MBPP(+) (103 MB, 19 million items) estimate
+# 1.6 GB and take 1.1 GB decoded.
+CONTAINER_BYTES, ITEM_BYTES = 192, 80
+MAX_DECODED_BYTES = 3 << 30
 # Names, not objects: each NaN is made anew, so that two decoded NaNs are never one object
 # (``[nan] == [nan]`` is True in CPython when both lists hold the same NaN).
 _SPECIAL_FLOATS = {"nan": "nan", "inf": "inf", "-inf": "-inf"}
@@ -598,6 +600,13 @@ def same_outputs(text: str, outputs: str) -> bool:
     return start > 0 and len(text) - start == len(outputs) and text.startswith(outputs, start)
 
 
+def decoded_bytes(text: str) -> int:
+    """About how much memory decoding wire ``text`` takes, at most (brackets and commas
+    inside strings count too)."""
+    containers = text.count("[") + text.count("{")
+    return CONTAINER_BYTES * containers + ITEM_BYTES * text.count(",")
+
+
 def decode_calls(text: str) -> list[CallResult]:
     """The per-call records a call job returned (``Outcome.calls``: a line of times, then a
     line per call, see sandbox/worker.py), strictly checked: every record but the last is
@@ -605,11 +614,11 @@ def decode_calls(text: str) -> list[CallResult]:
     when it is read (``CallResult.output``)."""
     if not text:
         return []
-    if len(text) > MAX_CONTAINERS:
-        containers = text.count("[") + text.count("{")
-        if containers > MAX_CONTAINERS:
-            raise ValueError(f"too large to check: about {containers:,} lists, tuples, sets "
-                             f"and dicts (at most {MAX_CONTAINERS:,})")
+    if len(text) > MAX_DECODED_BYTES // CONTAINER_BYTES:  # (shorter text is within it)
+        estimate = decoded_bytes(text)
+        if estimate > MAX_DECODED_BYTES:
+            raise ValueError(f"too large to check: about {estimate / 2**30:.1f} GiB once "
+                             f"decoded (at most {MAX_DECODED_BYTES / 2**30:g} GiB)")
     first, _, rest = text.partition("\n")
     return _records(rest, call_times(first))
 
@@ -692,7 +701,7 @@ class CallRecords(Sequence[CallResult]):
 
 
 __all__ = [
-    "MAX_CONTAINERS",
+    "MAX_DECODED_BYTES",
     "MAX_DEPTH",
     "MAX_INT_DIGITS",
     "CallRecords",

@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from harness.errors import HarnessError
-from harness.io import atomic_write_text
+from harness.io import JSON_ERRORS, atomic_write_text, json_problem
 from harness.records import Prompt
 from harness.sanitize import Extraction, code_blocks, strip_reasoning
 from harness.tasks.base import DatasetFile, Problem, Task, TaskOptions, text_extraction
@@ -89,8 +89,8 @@ def read_records(path: Path) -> list[dict[str, Any]]:
             records = json.loads(text)
         else:
             records = [json.loads(line) for line in text.splitlines() if line.strip()]
-    except json.JSONDecodeError as exc:
-        raise HarnessError(f"{path}: not CoNaLa JSON: {exc}") from exc
+    except JSON_ERRORS as exc:
+        raise HarnessError(f"{path}: not CoNaLa JSON: {json_problem(exc)}") from exc
     if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise HarnessError(f"{path}: expected a JSON array of CoNaLa records")
     return records

@@ -20,7 +20,7 @@ from typing import Any
 
 from harness.deps import HUB_INSTALL, missing_dependency
 from harness.errors import DataNotFoundError, HarnessError
-from harness.io import atomic_write_text
+from harness.io import JSON_ERRORS, atomic_write_text, json_problem
 from harness.settings import cache_dir, dataset_dir_env, dataset_roots, datasets_offline
 from harness.tasks.base import TaskOptions
 
@@ -92,5 +92,6 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
                 continue
             try:
                 yield json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise HarnessError(f"{path}:{number}: not valid JSON: {exc.msg}") from exc
+            except JSON_ERRORS as exc:
+                raise HarnessError(f"{path}:{number}: not valid JSON: {json_problem(exc)}"
+                                   ) from exc

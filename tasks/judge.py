@@ -55,6 +55,7 @@ from harness.sandbox.values import (
     CallRecords,
     CallResult,
     UnreadableOutput,
+    call_times,
     decode,
     decode_calls,
     encode,
@@ -241,6 +242,9 @@ def verdict_of(checker: Checker, expectation: Expectation, records: str) -> Verd
     """The verdict on a candidate whose program and calls ran to their end, from the call
     records its job returned (``Outcome.calls``): the quick verdict where there is one, else
     the judgement of the decoded records."""
+    over = over_limit(expectation, records)
+    if over is not None:
+        return over
     quick = checker.quick_verdict(expectation, records)
     if quick is not None:
         return quick
@@ -249,6 +253,33 @@ def verdict_of(checker: Checker, expectation: Expectation, records: str) -> Verd
     except ValueError as exc:
         return Verdict("failed", f"outputs not readable: {exc}")
     return checker.judge(expectation, results)
+
+
+# A call's CPU timer (ITIMER_PROF) stops it at its limit; the time the driver records for it
+# can pass the limit by the timer's granularity (a scheduler tick), not by more.
+CPU_LIMIT_SLACK_S = 0.05
+
+
+def over_limit(expectation: Expectation, records: str) -> Verdict | None:
+    """A timeout where a call's own record says it ran past its CPU limit.
+
+    The per-input limits are enforced in the candidate's process, where a program can block
+    or ignore the timer's signal (a red-team program blocked SIGPROF and took 2.5 s on an
+    input limited to 1 s): the times the driver records for each call are checked here
+    too. A program that also replaces the driver's clock is bounded only by the program's
+    limits, which the worker enforces from outside (docs/sandbox.md, residual risks)."""
+    limits = expectation.cpu_limits
+    if limits is None:
+        return None
+    try:
+        times = call_times(records.partition("\n")[0]) if records else []
+    except ValueError:
+        return None  # malformed: the full reading fails it
+    for index, ((cpu, _), limit) in enumerate(zip(times, limits, strict=False)):
+        if cpu > limit + CPU_LIMIT_SLACK_S:
+            return Verdict("timeout", f"input {expectation.first_input + index}: CPU limit of "
+                                      f"{limit:g}s passed ({cpu:.2f}s: its timer did not stop it)")
+    return None
 
 
 def call_job(checker: Checker, expectation: Expectation) -> Calls:

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from pydantic import Field
 
 from harness.errors import HarnessError
-from harness.io import atomic_write_text
+from harness.io import JSON_ERRORS, atomic_write_text, json_problem
 from harness.records import Prompt
 from harness.tasks.base import EVALUATOR_LIBRARIES, DatasetFile, Problem, Program, Task
 from harness.tasks.checking import strict_program
@@ -236,8 +236,8 @@ class MBPPSanitized(MBPP):
     def read_records(self, path: Path) -> list[dict[str, Any]]:
         try:
             records: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
-        except json.JSONDecodeError as exc:
-            raise HarnessError(f"{path}: not valid JSON: {exc.msg}") from exc
+        except JSON_ERRORS as exc:
+            raise HarnessError(f"{path}: not valid JSON: {json_problem(exc)}") from exc
         return records
 
     def description_of(self, record: dict[str, Any]) -> str:

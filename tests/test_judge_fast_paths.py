@@ -398,3 +398,24 @@ def test_a_sealed_candidate_output_is_never_read(monkeypatch: pytest.MonkeyPatch
     verdict = verdict_of(checker, found, records)
     assert verdict == Verdict("failed", "input 0: output not readable: too long to be sent: "
                                         "only its digest came")
+
+
+def test_a_call_over_its_cpu_limit_is_a_timeout_whatever_its_outputs() -> None:
+    # The timer runs in the candidate's process, which can block it: the time each call
+    # recorded is checked outside too, before any quick path.
+    checker = checker_of("    return x\n", [[1], [2], [3]])
+    found = replace(reference_expectation(checker), cpu_limits=(1.0, 1.0, 2.0), first_input=4)
+    records = records_of(checker.candidate("def f(x):\n    return x\n"), found.wire_calls,
+                         checker.digest_above)
+    assert verdict_of(checker, found, records) == Verdict("passed")
+    lines = records.split("\n")
+
+    def timed(*cpu: float) -> str:
+        return "\n".join([json.dumps([[c, c] for c in cpu]), *lines[1:]])
+
+    assert verdict_of(checker, found, timed(1.04, 0.5, 2.04)) == Verdict("passed")  # a tick
+    assert verdict_of(checker, found, timed(0.5, 1.5, 0.5)) == Verdict(
+        "timeout", "input 5: CPU limit of 1s passed (1.50s: its timer did not stop it)")
+    assert verdict_of(checker, found, timed(0.5, 0.5, 2.5)).status == "timeout"
+    unlimited = replace(found, cpu_limits=None)  # only the program's limit
+    assert verdict_of(checker, unlimited, timed(9.0, 9.0, 9.0)) == Verdict("passed")

@@ -65,7 +65,8 @@ def test_default_output_folder_is_deterministic_and_reruns_are_free() -> None:
 
 def test_evaluate_mbpp_id_forms_and_partial_coverage(tmp_path: Path) -> None:
     data = need_shared(SHARED_DATA / "mbpp")
-    rows = [{"task_id": 11, "completion": "def remove_Occ(s, ch):\n    return s\n"},
+    rows = [{"task_id": 11, "completion": "def remove_Occ(s, ch):\n    return s\n"
+                                          + "#" * 3_000_000 + "\n"},  # (CodeBLEU: 1 GB whole)
             {"task_id": "12", "completion": "x = 1\n", "extra": "ignored"},
             {"task_id": "MBPP/13", "completion": "y = 2\n"},
             {"task_id": "Mbpp/14", "completion": "def find_Volume(l, b, h):\n"
@@ -78,6 +79,7 @@ def test_evaluate_mbpp_id_forms_and_partial_coverage(tmp_path: Path) -> None:
     assert metrics["num_problems"] == 4
     assert metrics["metrics"]["pass@1"] == 25.0
     assert "cover 4 of 500" in done.stderr
+    assert "1 predictions longer than 100000 characters scored on their start" in done.stderr
     assert {p["task_id"] for p in metrics["per_problem"]} == {"11", "12", "13", "14"}
     assert "codebleu" in metrics["metrics"] and "bleu" in metrics["metrics"]
 
@@ -86,6 +88,9 @@ def test_evaluate_mbpp_id_forms_and_partial_coverage(tmp_path: Path) -> None:
     ('{"task_id": "HumanEval/0", "completion": "x"}\n{not json\n', "s.jsonl:2: not valid JSON"),
     ('{"task_id": "HumanEval/0"}\n', "needs a 'completion' or 'solution'"),
     ('[1, 2]\n', "expected a JSON object"),
+    # What json.loads refuses without a JSONDecodeError
+    ('{"task_id": ' + "1" * 5000 + ', "completion": "x"}\n', "s.jsonl:1: not valid JSON (Exceeds"),
+    ('{"task_id": ' + "[" * 100_000 + "]" * 100_000 + "}\n", "s.jsonl:1: not valid JSON (nested"),
     ('', "no samples"),
 ])
 def test_malformed_samples_file_is_one_line_error(tmp_path, content, message, capsys) -> None:

@@ -21,9 +21,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from harness.sandbox import values as wire_values
 from harness.sandbox import worker
 from harness.sandbox.values import (
-    MAX_CONTAINERS,
+    MAX_DECODED_BYTES,
     CallResult,
     Foreign,
     ForeignDict,
@@ -347,20 +348,24 @@ def test_malformed_call_records_are_a_value_error(text, reason):
         decode_calls(text)
 
 
-def test_records_too_large_to_decode_are_refused_before_anything_is_built():
-    # Lists nested in lists take about 64 bytes per 2 characters once decoded, so a job's
-    # 256 MiB of records could take gigabytes of trusted code's memory: the containers of
-    # the whole records (the times line too) are counted first.
-    chain = "[" * 99 + "]" * 99
-    bomb = "[" + ",".join([chain] * (MAX_CONTAINERS // 99 + 1)) + "]"
-    with pytest.raises(ValueError, match="too large to check"):
-        decode_calls(f"[[0,0]]\nok - {bomb}")
-    times = "[" + ",".join(["[0,0]"] * (MAX_CONTAINERS + 1)) + "]"
-    with pytest.raises(ValueError, match="too large to check"):
-        decode_calls(f"{times}\nok - 1")
-    # A million small lists (twice the largest reference records here) are fine.
-    (result,) = decode_calls("[[0,0]]\nok - [" + ",".join(["[1]"] * 1_000_000) + "]")
-    assert len(result.output) == 1_000_000
+def test_records_too_large_to_decode_are_refused_before_anything_is_built(monkeypatch):
+    # A job's 256 MiB of records could take gigabytes of trusted code's memory once
+    # decoded: nested lists about 190 bytes per 2 characters, short strings 80 per 5. The
+    # whole records (the times line too) are estimated from their brackets and commas.
+    # Ten million floats and a million small lists are fine (the largest reference records
+    # here hold 19 million items).
+    floats = decode_calls("[[0,0],[0,0]]\nok - [" + "0.5," * 9_999_999 + "0.5]\nok - ["
+                          + "[1]," * 999_999 + "[1]]")
+    assert [len(result.output) for result in floats] == [10_000_000, 1_000_000]
+    cap = 64 << 20  # the same rule under a smaller cap, for a test's memory
+    monkeypatch.setattr(wire_values, "MAX_DECODED_BYTES", cap)
+    lists = "[" + "[]," * (cap // 192) + "[]]"
+    strings = "[" + '"ab",' * (cap // 80) + '"ab"]'
+    times = "[" + "[0,0]," * (cap // 352) + "[0,0]]"
+    for records in (f"[[0,0]]\nok - {lists}", f"[[0,0]]\nok - {strings}", f"{times}\nok - 1"):
+        with pytest.raises(ValueError, match="too large to check"):
+            decode_calls(records)
+    assert MAX_DECODED_BYTES == 3 << 30
 
 
 @pytest.mark.parametrize(("wire", "reason"), [

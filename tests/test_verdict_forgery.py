@@ -44,7 +44,7 @@ DATA_DIRS = {"humaneval": None, "humaneval-plus": "humanevalplus", "mbpp": "mbpp
 HOOK_MARKER = Path("/tmp/harness-forgery-hook-ran")
 CLASSES = {"frames", "globals", "gc", "dataset", "builtins", "helpers", "always_equal",
            "hooks", "trace", "stdout_hook", "exit", "forge_fd", "forge_socket", "outputs",
-           "leak", "sabotage", "plant"}
+           "leak", "sabotage", "plant", "limits"}
 
 
 # --------------------------------------------------------------------------- helpers

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
+from harness.io import JSON_ERRORS, json_problem
 from harness.metrics.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED
 
 INPUT_FORMATS = ("auto", "text", "jsonl")
@@ -167,7 +168,7 @@ def _is_jsonl(path: Path, lines: list[str], input_format: str) -> bool:
     first = next((line for line in lines if line.strip()), "")
     try:
         record = json.loads(first)
-    except json.JSONDecodeError:
+    except JSON_ERRORS:
         return False
     return isinstance(record, dict) and "text" in record
 
@@ -175,8 +176,8 @@ def _is_jsonl(path: Path, lines: list[str], input_format: str) -> bool:
 def _jsonl_entry(path: Path, number: int, line: str) -> str | list[str]:
     try:
         record = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise HarnessError(f"{path}:{number}: not valid JSON: {exc.msg}") from exc
+    except JSON_ERRORS as exc:
+        raise HarnessError(f"{path}:{number}: not valid JSON: {json_problem(exc)}") from exc
     text = record.get("text") if isinstance(record, dict) else None
     if isinstance(text, str):
         return text
@@ -192,7 +193,7 @@ def _text_entry(line: str) -> str | list[str]:
     if line.startswith("["):
         try:
             value = json.loads(line)
-        except json.JSONDecodeError:
+        except JSON_ERRORS:
             return line
         if isinstance(value, list) and value and all(isinstance(item, str) for item in value):
             return value

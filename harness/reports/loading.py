@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from harness.errors import HarnessError
-from harness.io import atomic_write_text
+from harness.io import JSON_ERRORS, atomic_write_text, json_problem
 from harness.metrics.passk import pass_at_k
 from harness.schema import (
     SCHEMA_VERSION,
@@ -254,6 +254,8 @@ def _read_json(path: Path) -> Any:
     except json.JSONDecodeError as exc:
         raise HarnessError(f"{path}: invalid JSON at line {exc.lineno} column {exc.colno}: "
                            f"{exc.msg}") from exc
+    except JSON_ERRORS as exc:
+        raise HarnessError(f"{path}: invalid JSON: {json_problem(exc)}") from exc
 
 
 def _settings_from_run_info(run_info: RunInfo | None) -> dict[str, Any]:

@@ -2,12 +2,12 @@
 # task_id: HumanEval/0
 # class: outputs
 # Swaps the driver's encoder (found in its caller's globals) for one that gives the first
-# output as 24 MiB of lists nested 99 deep, unsealed: about 12 million lists, gigabytes if
+# output as 48 MiB of lists nested 99 deep, unsealed: about 25 million lists, 5 GB if
 # trusted code decoded them. Without that encoder it returns a wrong answer.
 import sys
 
 _CHAIN = "[" * 99 + "]" * 99
-_TEXT = "[" + ",".join([_CHAIN] * ((24 << 20) // (len(_CHAIN) + 1))) + "]"
+_TEXT = "[" + ",".join([_CHAIN] * ((48 << 20) // (len(_CHAIN) + 1))) + "]"
 _done = [False]
 
 
