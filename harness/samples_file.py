@@ -77,9 +77,7 @@ def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 def _parse_line(path: Path, number: int, line: str) -> dict[str, Any]:
     try:
         record = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise HarnessError(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
-    except UnicodeEncodeError as exc:
+    except UnicodeEncodeError as exc:  # (a ValueError, as JSON_ERRORS are)
         raise HarnessError(f"{path}:{number}: not UTF-8 text") from exc
     except JSON_ERRORS as exc:
         raise HarnessError(f"{path}:{number}: not valid JSON ({json_problem(exc)})") from exc
