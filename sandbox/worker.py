@@ -124,6 +124,7 @@ STARVED_CPU_SHARE = 0.5  # of the limit, at most, in CPU time
 INIT_ANSWER_S = 2.0  # for the job namespace's init to answer "anything left?"
 DEFAULT_TMP_MB = 512
 DEFAULT_SHM_MB = 64
+JOB_OPEN_FILES = 1024  # a job's descriptors at most (RLIMIT_NOFILE)
 JOB_DIR = "/tmp/job"  # a job's folder where it has a private /tmp (namespaces)
 
 PR_SET_PDEATHSIG = 1
@@ -826,6 +827,53 @@ def _proportional_bytes(pid: int) -> int:
     return _resident_bytes(pid)
 
 
+def _memfd_bytes(pids: list[int]) -> int:
+    """Memory the processes hold in memfds (each counted once): a memfd's pages belong to
+    no mapping until they are touched through one, so neither resident nor proportional
+    sizes show them (96 memfds of 64 MiB each held 6 GiB under a 4 GiB cap). An open one
+    counts what it holds; a mapped one, at most what its mappings span."""
+    held: dict[int, int] = {}  # inode -> bytes
+    for pid in pids:
+        folder = f"/proc/{pid}/fd"
+        with contextlib.suppress(OSError):
+            for name in os.listdir(folder):
+                path = f"{folder}/{name}"
+                try:
+                    if not os.readlink(path).startswith("/memfd:"):
+                        continue
+                    info = os.stat(path)
+                except OSError:
+                    continue
+                held[info.st_ino] = max(held.get(info.st_ino, 0), info.st_blocks * 512)
+        try:
+            maps = _read_all(f"/proc/{pid}/maps")
+        except OSError:
+            continue
+        if b" /memfd:" not in maps:
+            continue
+        spans: dict[int, int] = {}
+        for line in maps.splitlines():
+            fields = line.split(maxsplit=5)
+            if len(fields) == 6 and fields[5].startswith(b"/memfd:"):
+                low, _, high = fields[0].partition(b"-")
+                inode = int(fields[4])
+                spans[inode] = spans.get(inode, 0) + int(high, 16) - int(low, 16)
+        for inode, size in spans.items():
+            held[inode] = max(held.get(inode, 0), size)
+    return sum(held.values())
+
+
+def _read_all(path: str) -> bytes:
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def _pidfd_numbers(pidfd: int) -> tuple[int, int] | None:
     """(pid in our /proc, pid in its own namespace) of the process behind ``pidfd``."""
     try:
@@ -1453,18 +1501,20 @@ class Worker:
 
     def _tree_memory(self, run: _Run) -> int:
         """Memory of the job's processes: resident sizes, and where their sum is over the
-        cap, proportional sizes (pages shared with us or each other counted once)."""
+        cap, proportional sizes (pages shared with us or each other counted once); and
+        what they hold in memfds."""
         try:
             pids = self._job_processes(run)
         except OSError:
             return 0
-        total = 0
+        held = _memfd_bytes(pids)
+        total = held
         for pid in pids:
             with contextlib.suppress(OSError, ValueError, IndexError):
                 total += _resident_bytes(pid)
         if total <= int(run.limits["memory_mb"]) * 1024 * 1024 or len(pids) < 2:
             return total
-        total = 0
+        total = held
         for pid in pids:
             with contextlib.suppress(OSError, ValueError, IndexError):
                 total += _proportional_bytes(pid)
@@ -1642,6 +1692,13 @@ class Worker:
         _close_all_but(keep)
         self.pool_fd = None
         self.proc_self = int(os.readlink("/proc/self"))
+        # Our children as the kernel lists them, through this /proc (a job's /proc may be
+        # mounted over it later): a job can make a process whose parent is us, not it
+        # (clone with CLONE_PARENT), which neither its own end nor the init would show.
+        self.children_dir: int | None = None
+        with contextlib.suppress(OSError):
+            self.children_dir = os.open(f"/proc/{self.proc_self}/task/{self.proc_self}",
+                                        os.O_RDONLY | os.O_DIRECTORY)
         self.health = self._health_facts()
         if self.ns is not None:
             self._private_mounts()
@@ -1702,7 +1759,7 @@ class Worker:
                  "tampered": self._own_state_changed()}
         sock.send(json.dumps(final).encode())
         if self.ns is not None:
-            if self._job_init_state() != "clean":
+            if self._other_children() or self._job_init_state() != "clean":
                 self._stop_job_init()  # and with it whatever the job left running
             self._wipe_private_mounts()
             self._clean_shared_dirs(shared_before)
@@ -1741,15 +1798,33 @@ class Worker:
         self.init_pipes = (-1, -1)
 
     def _stop_job_init(self) -> None:
-        """Kill the jobs' pid namespace: its init, and with it everything in there (its exit
-        waits until every process of the namespace was reaped: the job's process is)."""
+        """Kill the jobs' pid namespace: its init, and with it everything in there. The
+        init's exit waits until every process of the namespace was reaped, those whose
+        parent is us too (``_other_children``): we reap whatever ends until the init has."""
         if self.init_pid is None:
             return
         with contextlib.suppress(OSError):
             os.kill(self.init_pid, signal.SIGKILL)
         with contextlib.suppress(ChildProcessError):
-            os.waitpid(self.init_pid, 0)
+            while os.waitpid(-1, 0)[0] != self.init_pid:
+                pass
         self._forget_init()
+
+    def _other_children(self) -> bool:
+        """Whether, between jobs, we have a child besides the init: a process a job made
+        with us as its parent, which lives on in the jobs' pid namespace. (Where the kernel
+        does not list children, every namespace is taken as left with one.)"""
+        if self.children_dir is None:
+            return True
+        try:
+            fd = os.open("children", os.O_RDONLY, dir_fd=self.children_dir)
+            try:
+                listed = os.read(fd, 65536).split()
+            finally:
+                os.close(fd)
+        except OSError:
+            return True
+        return len(listed) > (1 if self.init_pid is not None else 0)
 
     def ensure_job_init(self) -> None:
         """A live init for the jobs' pid namespace, made anew when needed."""
@@ -1881,6 +1956,9 @@ class Worker:
         _set_limit(resource.RLIMIT_FSIZE, fsize)
         _set_limit(resource.RLIMIT_NPROC, nproc)
         _set_limit(resource.RLIMIT_CORE, 0)
+        # (Each open socket or pipe can hold buffers outside every mapping: a usual
+        # system's default number of them, not the worker's 20,000.)
+        _set_limit(resource.RLIMIT_NOFILE, JOB_OPEN_FILES)
         _, cpu_hard = resource.getrlimit(resource.RLIMIT_CPU)
         if cpu_hard == resource.RLIM_INFINITY or cpu_hard > cpu:
             resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))

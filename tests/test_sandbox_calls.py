@@ -478,6 +478,71 @@ def test_memory_is_capped_over_the_whole_process_tree(sandbox):
     assert run(sandbox, small, limits).passed
 
 
+MEMFD_HOG = textwrap.dedent("""
+    import mmap, os, time
+    for _ in range({processes} - 1):
+        if os.fork() == 0:
+            break
+    kept = []
+    for index in range({count}):
+        fd = os.memfd_create(f"hog{{index}}")
+        os.posix_fallocate(fd, 0, 64 << 20)
+        if {mapped}:
+            kept.append(mmap.mmap(fd, 64 << 20))  # mapped, never touched
+            os.close(fd)
+        else:
+            kept.append(fd)
+    time.sleep(20)
+""")
+
+
+@pytest.mark.parametrize("mapped", [False, True])
+def test_memory_held_in_memfds_counts_against_the_cap(sandbox, mapped):
+    """A memfd's pages are in no process's resident set until touched through a mapping:
+    held open, or mapped and never touched, they count all the same."""
+    program = MEMFD_HOG.format(processes=3, count=6, mapped=mapped)  # 1152 MiB in all
+    limits = replace(LIMITS, memory_mb=600, timeout_s=15.0, max_processes=32)
+    outcome = run(sandbox, program, limits)
+    assert outcome.status is Status.FAILED, outcome
+    assert outcome.detail == "memory limit of 600 MiB exceeded (process tree)"
+
+
+def test_a_job_opens_at_most_a_usual_number_of_files(sandbox):
+    program = ("import resource\nprint(resource.getrlimit(resource.RLIMIT_NOFILE))\n"
+               "import os\nfds = []\ntry:\n    while True:\n        fds.append(os.pipe())\n"
+               "except OSError as exc:\n    print(exc.errno, len(fds) < 520)\n")
+    outcome = run(sandbox, program)
+    assert outcome.passed, outcome
+    assert outcome.stdout == "(1024, 1024)\n24 True\n"
+
+
+CLONE_PARENT_SURVIVOR = textwrap.dedent("""
+    import ctypes, os, signal, time
+    libc = ctypes.CDLL(None, use_errno=True)
+    # clone(CLONE_PARENT): the new process's parent is the job's parent, not the job
+    if libc.syscall({clone}, 0x8000 | signal.SIGCHLD, 0, 0, 0, 0) == 0:
+        end = time.monotonic() + 10
+        while time.monotonic() < end:
+            with open("/tmp/survivor", "w") as handle:
+                handle.write(str(os.getpid()))
+            time.sleep(0.005)
+        os._exit(0)
+    time.sleep(0.1)
+""")
+
+
+SYS_CLONE = {"x86_64": 56, "aarch64": 220}
+
+
+@pytest.mark.skipif(os.uname().machine not in SYS_CLONE, reason="clone's syscall number")
+def test_a_process_made_with_the_jobs_parent_as_its_parent_dies_with_the_job(sandbox):
+    survivor = CLONE_PARENT_SURVIVOR.format(clone=SYS_CLONE[os.uname().machine])
+    assert run(sandbox, survivor).passed
+    later = run(sandbox, "import os, time\ntime.sleep(0.3)\n"
+                         "assert not os.path.exists('/tmp/survivor'), 'a job lives on'\n")
+    assert later.passed, later
+
+
 # --------------------------------------------------------------------------- timeouts
 
 
