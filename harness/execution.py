@@ -33,7 +33,7 @@ from harness.tasks.judge import (
     verdict_of,
 )
 
-JUDGE_VERSION = 3  # bump when trusted checking or the wire changes verdicts (cache keys)
+JUDGE_VERSION = 4  # bump when trusted checking or the wire changes verdicts (cache keys)
 
 log = logging.getLogger(__name__)
 

@@ -545,7 +545,7 @@ class CallResult:
     value: Any = None  # the output where it was given decoded; read ``output``
     detail: str = ""  # exception line, limit, or why the output was not encodable
     cpu_s: float = 0.0
-    wall_s: float = 0.0
+    wall_s: float = 0.0  # wall-clock seconds less those spent waiting for a CPU
     wire: str | None = None  # "ok": the output's wire text, as the sandbox sent it
     digest: str | None = None  # sha256 of ``wire``, where the sandbox sent one (large outputs)
 

@@ -61,7 +61,8 @@ cannot stop code running in the same process. That is why call jobs exist.
 Call jobs: after the program ran to its end, the driver (in the job's process) calls the
 functions the job names, each with a fresh decode of its inputs, and returns the encoded
 outputs (the wire format of ``harness.sandbox.values``) with the nonce; trusted code outside
-decides. A first line holds the calls' times, ``[[cpu_s, wall_s], ...]``; then per call one
+decides. A first line holds the calls' times, ``[[cpu_s, wall_s], ...]`` (``wall_s`` less
+the seconds the call waited for a CPU: its time on an idle machine); then per call one
 line, ``KIND DIGEST BODY``: "ok" with the output's wire text, or "raised" ("Type: message"),
 "timeout" (its CPU limit, ITIMER_PROF), "bad" ("unsupported type ...") or "missing", each
 with a JSON string; the driver stops at the first record that is not "ok". DIGEST is "-",
@@ -2085,6 +2086,7 @@ def run_program(program: str, res_w: int, nonce_r: int, calls: dict[str, Any] | 
     write, read, exit_now, getpid = os.write, os.read, os._exit, os.getpid
     dumps = json.dumps
     my_pid = getpid()
+    waited = _waited_clock() if calls is not None else _no_wait
     sys.argv = ["<program>"]
     status, detail = "passed", ""
     namespace: dict[str, Any] = {}
@@ -2141,8 +2143,31 @@ def run_program(program: str, res_w: int, nonce_r: int, calls: dict[str, Any] | 
 
     records = None
     if status == "passed" and calls is not None:
-        status, detail, records = _drive_calls(namespace, calls, result_cap, finish)
+        status, detail, records = _drive_calls(namespace, calls, result_cap, finish, waited)
     finish(status, detail, records)
+
+
+def _no_wait() -> float:
+    return 0.0
+
+
+def _waited_clock() -> Any:
+    """A clock of the seconds this process has spent runnable but waiting for a CPU (the
+    machine's load), or one that stays at 0 where the kernel does not say."""
+    pread = os.pread
+    try:
+        fd = os.open("/proc/self/schedstat", os.O_RDONLY | os.O_CLOEXEC)
+        int(pread(fd, 64, 0).split()[1])
+    except (OSError, ValueError, IndexError):
+        return _no_wait
+
+    def waited() -> float:
+        try:
+            return int(pread(fd, 64, 0).split()[1]) / 1e9
+        except (OSError, ValueError, IndexError):  # the program closed it: no allowance
+            return 0.0
+
+    return waited
 
 
 def _batched(parts: list[bytes]) -> list[bytes]:
@@ -2171,8 +2196,11 @@ def _call_report(lines: list[str], times: list[str]) -> list[str]:
 
 
 def _drive_calls(namespace: dict[str, Any], calls: dict[str, Any], result_cap: int,
-                 finish: Any) -> tuple[str, str, list[str] | None]:
-    """Call the functions the job names and encode what they return (see the docstring)."""
+                 finish: Any, waited: Any = _no_wait) -> tuple[str, str, list[str] | None]:
+    """Call the functions the job names and encode what they return (see the docstring).
+    Each call's record holds its CPU seconds and its wall-clock seconds less those it
+    spent waiting for a CPU (``waited``): what a call sleeping, or waiting for a child
+    process that works for it, takes, and not what the machine's load adds."""
     process_time, perf_counter, dumps = time.process_time, time.perf_counter, json.dumps
     setitimer, prof = signal.setitimer, signal.ITIMER_PROF
     try:
@@ -2187,7 +2215,8 @@ def _drive_calls(namespace: dict[str, Any], calls: dict[str, Any], result_cap: i
         return "error", f"sandbox: the call inputs do not decode ({exc})", None
     records: list[str] = []
     times: list[str] = []
-    current: list[Any] = []  # [index, limit, cpu at start, wall at start] during a call
+    # [index, limit, cpu, wall and waited seconds at its start] during a call
+    current: list[Any] = []
 
     digest_above = calls.get("digest_above")
     if type(digest_above) is not int:
@@ -2201,16 +2230,17 @@ def _drive_calls(namespace: dict[str, Any], calls: dict[str, Any], result_cap: i
     def over_limit(signum: int, frame: Any) -> None:
         if not current:
             return
-        index, limit, cpu0, wall0 = current
+        index, limit, cpu0, wall0, waited0 = current
         current.clear()
         what = f"CPU limit of {limit:g}s reached"
         timed_out = record("timeout", dumps(what), process_time() - cpu0,
-                           perf_counter() - wall0)
+                           perf_counter() - wall0 - (waited() - waited0))
         finish("timeout", f"input {index}: {what}", _call_report([*records, timed_out], times))
 
     if cpu_limits is not None:
         signal.signal(signal.SIGPROF, over_limit)
     size = 2
+    waited0 = waited()  # (each call's end is the next one's start)
     for index, (name, raw_args, raw_kwargs) in enumerate(entries):
         try:  # a fresh copy for every call: what one call mutates, the next never sees
             args, kwargs = wire_value(raw_args), wire_value(raw_kwargs)
@@ -2224,7 +2254,7 @@ def _drive_calls(namespace: dict[str, Any], calls: dict[str, Any], result_cap: i
             break
         limit = float(cpu_limits[index]) if cpu_limits is not None else None
         cpu0, wall0 = process_time(), perf_counter()
-        current[:] = [index, limit, cpu0, wall0]
+        current[:] = [index, limit, cpu0, wall0, waited0]
         raised = None
         try:
             if limit is not None:
@@ -2237,6 +2267,8 @@ def _drive_calls(namespace: dict[str, Any], calls: dict[str, Any], result_cap: i
                 setitimer(prof, 0)
             current.clear()
         cpu, wall = process_time() - cpu0, perf_counter() - wall0
+        waited1 = waited()
+        wall, waited0 = max(wall - (waited1 - waited0), 0.0), waited1
         if raised is not None:
             records.append(record("raised", dumps(_exception_line(raised)), cpu, wall))
             break

@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import math
 import reprlib
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -180,13 +181,21 @@ def numpy_scalar(value: Any) -> Any:
     cls = getattr(np, short, None) if short in _NUMPY_SCALARS else None
     if not (isinstance(cls, type) and issubclass(cls, np.generic)):
         return value
+    if not isinstance(value, (int, float)):
+        return value
+    plain: Any = float(value) if isinstance(value, float) else int(value)
     try:
-        if isinstance(value, float):
-            return cls(float(value))
-        if isinstance(value, int):
-            return cls(int(value))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # (numpy warns of the overflow it makes)
+            made = cls(plain)
+            back = made.item()
     except (OverflowError, ValueError, TypeError):  # a forged value out of the type's range
-        pass
+        return value
+    # The type's name is the candidate's word (a float subclass may call its module
+    # "numpy"): only a value the type can hold is taken for one of it. np.float16(1e9) is
+    # inf, which numpy finds equal to any int above 65519.
+    if back == plain or (back != back and plain != plain):
+        return made
     return value
 
 

