@@ -26,7 +26,7 @@ from typing import Any
 
 from harness.deps import requires
 from harness.errors import HarnessError
-from harness.io import JSON_ERRORS, json_problem
+from harness.io import JSON_ERRORS, READ_ERRORS, json_problem
 
 log = logging.getLogger(__name__)
 
@@ -109,19 +109,22 @@ def text_of(record: Any, field: str) -> str | None:
 
 def read_jsonl_documents(path: Path, field: str, stats: ReadStats) -> Iterator[Document]:
     opener: Any = gzip.open if path.name.lower().endswith(".gz") else open
-    with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                text = text_of(json.loads(line), field)
-            except JSON_ERRORS as exc:
-                raise HarnessError(f"{path}:{number}: not valid JSON: {json_problem(exc)}"
-                                   ) from exc
-            if text is None:
-                stats.skipped += 1
-                continue
-            yield Document(str(path), number, text)
+    try:
+        with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
+            for number, line in enumerate(handle, 1):
+                if not line.strip():
+                    continue
+                try:
+                    text = text_of(json.loads(line), field)
+                except JSON_ERRORS as exc:
+                    raise HarnessError(f"{path}:{number}: not valid JSON: "
+                                       f"{json_problem(exc)}") from exc
+                if text is None:
+                    stats.skipped += 1
+                    continue
+                yield Document(str(path), number, text)
+    except READ_ERRORS as exc:
+        raise HarnessError(f"{path}: cannot read: {exc}") from exc
 
 
 def read_parquet_documents(path: Path, field: str, stats: ReadStats) -> Iterator[Document]:

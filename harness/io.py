@@ -6,6 +6,7 @@ import json
 import os
 import tempfile
 import time
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +51,8 @@ def json_line(data: Any, **options: Any) -> str:
 # (JSONDecodeError), a number of more than 4,300 digits (ValueError) or nesting deeper than
 # its parser goes (RecursionError). Each is bad input, never a traceback.
 JSON_ERRORS = (ValueError, RecursionError)
+# What reading a damaged text file, plain or gzip, can raise (zlib.error is no OSError)
+READ_ERRORS = (OSError, EOFError, zlib.error, UnicodeDecodeError)
 
 
 def json_problem(exc: BaseException) -> str:

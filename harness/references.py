@@ -25,6 +25,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from harness.errors import HarnessError
 from harness.sandbox import ExecJob, Outcome, Sandbox, Status
 from harness.sandbox.calibration import machine_fingerprint
 from harness.sandbox.values import CallRecords, call_times
@@ -33,8 +34,8 @@ from harness.tasks.judge import REFERENCE_TIMEOUT_S, Checker, Expectation, refer
 log = logging.getLogger(__name__)
 
 # 2: ints beyond 4300 digits cross as hex; 3: records one per line; 4: not compressed, with
-# the records' sha256
-FORMAT_VERSION = 4
+# the records' sha256; 5: the duration is CPU seconds (``Outcome.measured_s``)
+FORMAT_VERSION = 5
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class ReferenceRun:
 
     status: str
     detail: str
-    duration_s: float
+    duration_s: float  # CPU seconds where the sandbox reported them (Outcome.measured_s)
     times: str | None  # the records' first line; None: no records
     outputs: str = ""  # the records' other lines
     calls_sha256: str = ""  # of the whole records, where known (computed once, when stored)
@@ -153,9 +154,12 @@ def run_references(
         by_id = {job.job_id: key for key, job in jobs.items()}
 
         def measure(on_done: Callable[[], None]) -> None:
-            for job, outcome in sandbox.run(missing):
+            for job, outcome in sandbox.run_retrying(missing, retry_timeouts=1):
                 on_done()
                 key = by_id[job.job_id]
+                if outcome.status is Status.TIMEOUT or outcome.sandbox_fault:
+                    unfinished[key] = f"{outcome.status.value} {outcome.detail[:100]}"
+                    continue
                 run = _from_outcome(outcome)
                 found[key] = expectation(checkers[key], run)
                 if run.plausible:
@@ -165,11 +169,21 @@ def run_references(
                                 "sandbox (%s %s): checked in-process", key, sandbox.name,
                                 outcome.status.value, outcome.detail[:200])
 
+        # A reference that did not finish says nothing about the problem: load (another
+        # run's) or the sandbox stopped it. Checking its candidates in-process instead would
+        # let anyone who can load the machine downgrade the check.
+        unfinished: dict[str, str] = {}
         if progress is None:
             measure(lambda: None)
         else:
             with progress(len(missing)) as bar:
                 measure(lambda: bar.update(1))
+        if unfinished:
+            key, why = next(iter(unfinished.items()))
+            raise HarnessError(
+                f"the reference solutions of {len(unfinished)} problems did not finish in the "
+                f"{sandbox.name} sandbox (e.g. {key}: {why}); is the machine overloaded? Run "
+                "again: finished reference runs are kept")
         # Fresh workers for the candidates: nothing of the reference runs (their programs,
         # their outputs) may remain in the memory that candidates' processes are forked from.
         sandbox.close()
@@ -181,7 +195,7 @@ def _from_outcome(outcome: Outcome) -> ReferenceRun:
     status = outcome.status.value
     if outcome.sandbox_fault:
         status = Status.ERROR.value
-    return ReferenceRun.of(status, outcome.detail, float(outcome.duration_s), outcome.calls)
+    return ReferenceRun.of(status, outcome.detail, float(outcome.measured_s), outcome.calls)
 
 
 def expectation(checker: Checker, run: ReferenceRun) -> Expectation | None:

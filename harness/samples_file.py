@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from harness.errors import HarnessError
-from harness.io import JSON_ERRORS, json_problem, safe_text
+from harness.io import JSON_ERRORS, READ_ERRORS, json_problem, safe_text
 from harness.tasks import Problem, Task
 
 
@@ -70,7 +70,7 @@ def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             for number, line in enumerate(handle, 1):
                 if line.strip():
                     yield number, _parse_line(path, number, line)
-    except (OSError, EOFError) as exc:
+    except READ_ERRORS as exc:
         raise HarnessError(f"{path}: cannot read: {exc}") from exc
 
 

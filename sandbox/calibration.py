@@ -37,8 +37,9 @@ log = logging.getLogger(__name__)
 DEFAULT_FLOOR_S = 3.0
 DEFAULT_FACTOR = 4.0
 # 2: only passed, plausible runtimes are saved; files of format 1 (which took any duration
-# a worker reported) are never read again.
-FORMAT_VERSION = 2
+# a worker reported) are never read again. 3: CPU seconds (``Outcome.measured_s``), not the
+# wall clock, which another run's load stretched.
+FORMAT_VERSION = 3
 MAX_RUNTIME_S = 600.0  # no benchmark's reference solution takes this long
 MAX_LIMIT_S = 600.0
 RUNTIME_SLACK_S = 0.5  # a passed run may end a moment after its limit's deadline
@@ -97,7 +98,7 @@ def measure_runtimes(jobs: list[ExecJob], sandbox: Sandbox,
         if status != Status.PASSED.value:
             log.warning("reference solution of %s does not pass in the %s sandbox: %s %s",
                         job.job_id, sandbox.name, status, outcome.detail)
-        measured[job.job_id] = {"runtime_s": round(outcome.duration_s, 4), "status": status}
+        measured[job.job_id] = {"runtime_s": round(outcome.measured_s, 4), "status": status}
     return measured
 
 

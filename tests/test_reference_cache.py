@@ -129,3 +129,41 @@ def test_a_frame_whose_header_comes_in_pieces_is_read_once_whole() -> None:
         if data:
             assert reader.read_frames() == []
     assert read_all(reader, 1) == [{"seq": 7}]
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+def sleepy_checker(body: str) -> OutputChecker:
+    return OutputChecker(dataset="humaneval", reference_code=f"def f(x):\n{body}",
+                         entry_point="f", inputs=[[1], [2]], atol=0.0, strict=False)
+
+
+def test_a_reference_run_is_timed_by_its_cpu_not_the_wall_clock(tmp_path: Path) -> None:
+    """Time a reference spends not running (another run's load, here a sleep) never
+    stretches the limits calibrated on it."""
+    from harness.references import run_references
+    from harness.sandbox import open_sandbox
+
+    checker = sleepy_checker("    import time\n    time.sleep(0.6)\n    return x\n")
+    with open_sandbox("local", workers=1) as sandbox:
+        found = run_references({"p": checker}, sandbox, tmp_path)
+    assert found["p"] is not None
+    assert found["p"].reference_s < 0.5  # slept 1.2 s
+
+
+def test_a_reference_that_does_not_finish_stops_the_run(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not a fall-back to checking inside the candidate's process: whoever can load the
+    machine (or stop the sandbox) could otherwise choose the weaker check."""
+    import harness.references as references
+    from harness.errors import HarnessError
+    from harness.sandbox import open_sandbox
+
+    monkeypatch.setattr(references, "reference_limits", lambda: Limits(timeout_s=0.5))
+    checkers = {"slow": sleepy_checker("    while True:\n        pass\n"),
+                "fine": sleepy_checker("    return x\n")}
+    with open_sandbox("local", workers=1) as sandbox, pytest.raises(
+            HarnessError, match=r"reference solutions of 1 problems did not finish .* slow"):
+        references.run_references(checkers, sandbox, tmp_path)
+    assert len(list(tmp_path.glob("*.calls"))) == 1  # the finished one is kept

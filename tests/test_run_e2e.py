@@ -3,6 +3,7 @@ hostile samples, and published samples files scored as their authors reported.""
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import signal
@@ -99,6 +100,30 @@ def test_malformed_samples_file_is_one_line_error(tmp_path, content, message, ca
     code = main(["evaluate", "--task", "humaneval", "--samples", str(path)])
     err = capsys.readouterr().err.strip()
     assert code == 2 and message in err and len(err.splitlines()) == 1
+
+
+def damaged_gzip(path: Path, lines: str) -> Path:
+    """A gzip file whose header is sound and whose compressed data is not (zlib.error)."""
+    packed = bytearray(gzip.compress(lines.encode() * 50))
+    for index in range(20, 60):
+        packed[index] ^= 0x5A
+    path.write_bytes(bytes(packed))
+    return path
+
+
+def test_a_damaged_gzip_file_is_one_line_error(tmp_path, capsys) -> None:
+    line = '{"task_id": "HumanEval/0", "completion": "    return True\n"}\n'
+    samples = damaged_gzip(tmp_path / "s.jsonl.gz", line)
+    code = main(["evaluate", "--task", "humaneval", "--samples", str(samples)])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "s.jsonl.gz: cannot read" in err and len(err.splitlines()) == 1
+    data = tmp_path / "data"
+    data.mkdir()
+    damaged_gzip(data / "HumanEvalPlus-v0.1.10.jsonl.gz", line)
+    code = main(["run", "--model", "reference", "--task", "humaneval-plus", "--data-dir",
+                 str(data), "--output-dir", str(tmp_path / "run")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "cannot read" in err and len(err.splitlines()) == 1
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -470,6 +470,18 @@ def test_calibration_refuses_implausible_runtimes(marks, tmp_path):
         "normal": 0, "forged": 1, "failing": 1, "dying": 2, "slow-timeout": 1}
 
 
+def test_calibration_takes_cpu_time_which_load_does_not_stretch(marks, tmp_path):
+    # Another run's CPU storm made a 5 s reference take 111 s of wall clock: 4 x that would
+    # have been every later run's limit. Its CPU time stayed about the same.
+    stretched = scripted_job("stretched", {"frame": {"status": "passed", "duration_s": 111.5,
+                                                     "cpu_s": 5.06}},
+                             limits=replace(LIMITS, timeout_s=300.0))
+    with ScriptedPool(marks) as sandbox:
+        limits = calibrate_limits([stretched], sandbox, floor_s=3.0, factor=4.0,
+                                  cache_dir=tmp_path, dataset_hash="d")
+    assert limits == {"stretched": 20.24}
+
+
 def test_calibrated_limits_are_capped(marks, tmp_path):
     job = scripted_job("slow", {"frame": {"status": "passed", "duration_s": 590.0}},
                        limits=replace(LIMITS, timeout_s=600.0))
