@@ -89,6 +89,7 @@ from __future__ import annotations
 
 import binascii
 import contextlib
+import errno
 import fcntl
 import itertools
 import json
@@ -604,6 +605,56 @@ def _no_capabilities() -> tuple[Any, Any]:
                     ("inheritable", ctypes.c_uint32)]
 
     return ctypes.byref(Header(CAP_VERSION_3, 0)), (Data * 2)()
+
+
+# The kernel's key store (add_key, request_key, keyctl) keeps what a process puts in its
+# user's keyring after the process is gone: a job could leave data there for every later
+# job of its worker (they share the uid). No benchmark program needs it: jobs get ENOSYS.
+KEY_SYSCALLS = {"x86_64": (248, 249, 250), "aarch64": (217, 218, 219)}
+AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
+SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO = 0x7FFF0000, 0x00050000
+X32_SYSCALL_BIT = 0x40000000
+
+
+def _seccomp_filter() -> Any:
+    """prctl's argument for a seccomp filter that refuses the key syscalls (and syscalls of
+    another ABI, such as i386's through ``int 0x80``, which would name them otherwise), or
+    None on an architecture not listed. Built once: each job's process installs it."""
+    import ctypes
+
+    machine = os.uname().machine
+    if machine not in KEY_SYSCALLS:
+        return None
+
+    class Instruction(ctypes.Structure):
+        _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8),
+                    ("k", ctypes.c_uint32)]
+
+    class Program(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(Instruction))]
+
+    load, jeq, jge, ret = 0x20, 0x15, 0x35, 0x06  # BPF_LD|W|ABS, BPF_JMP|JEQ|K, ..|JGE|K, RET|K
+    first, second, third = KEY_SYSCALLS[machine]
+    refuse = SECCOMP_RET_ERRNO | errno.ENOSYS
+    code = [(load, 0, 0, 4),                      # the syscall's architecture
+            (jeq, 0, 6, AUDIT_ARCH[machine]),     # another ABI: refused
+            (load, 0, 0, 0),                      # the syscall's number
+            (jge, 4, 0, X32_SYSCALL_BIT),         # x32: refused
+            (jeq, 3, 0, first), (jeq, 2, 0, second), (jeq, 1, 0, third),
+            (ret, 0, 0, SECCOMP_RET_ALLOW),
+            (ret, 0, 0, refuse)]
+    instructions = (Instruction * len(code))(*[Instruction(*step) for step in code])
+    program = Program(len(code), instructions)
+    program.keep = instructions  # type: ignore[attr-defined]  # (alive as long as it is)
+    return program
+
+
+def _install_filter(libc: Any, program: Any) -> None:
+    import ctypes
+
+    _check(libc, libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(program), 0, 0),
+           "seccomp")
 
 
 def _drop_capabilities(libc: Any, arguments: tuple[Any, Any] | None = None) -> None:
@@ -1701,6 +1752,7 @@ class Worker:
             self.children_dir = os.open(f"/proc/{self.proc_self}/task/{self.proc_self}",
                                         os.O_RDONLY | os.O_DIRECTORY)
         self.health = self._health_facts()
+        self.key_filter = _seccomp_filter()
         if self.ns is not None:
             self._private_mounts()
             # What every job's process would otherwise do for itself (a few tenths of a ms
@@ -1964,6 +2016,8 @@ class Worker:
         if cpu_hard == resource.RLIM_INFINITY or cpu_hard > cpu:
             resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
         _prctl(self.libc, PR_SET_NO_NEW_PRIVS, 1)
+        if self.key_filter is not None:
+            _install_filter(self.libc, self.key_filter)
         if self.uid is not None:
             os.setgroups([])
             os.setresgid(self.uid, self.uid, self.uid)

@@ -327,12 +327,17 @@ def test_calibration_measures_once_and_applies_floor_and_factor(tmp_path):
 
 
 def test_calibration_on_a_real_sandbox(sandbox, tmp_path: Path):
+    # Calibrated on CPU time: time a reference spends not running (here asleep; under
+    # another run's load, waiting for a CPU) does not stretch its limit.
+    busy = "import time\nstart = time.process_time()\nwhile time.process_time() - start < 1.0:\n    pass"
     jobs = [ExecJob("quick", "assert True", Limits(timeout_s=30)),
+            ExecJob("busy", busy, Limits(timeout_s=30)),
             ExecJob("sleepy", "import time\ntime.sleep(1.0)", Limits(timeout_s=30))]
     limits = calibrate_limits(jobs, sandbox, floor_s=0.5, factor=2.0, cache_dir=tmp_path,
                               dataset_hash="d")
     assert limits["quick"] == 0.5
-    assert 2.0 <= limits["sleepy"] < 4.0
+    assert 2.0 <= limits["busy"] < 2.6
+    assert limits["sleepy"] == 0.5
 
 
 def test_nothing_a_job_leaves_in_tmp_reaches_the_next_job(sandbox):

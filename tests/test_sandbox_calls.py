@@ -543,6 +543,27 @@ def test_a_process_made_with_the_jobs_parent_as_its_parent_dies_with_the_job(san
     assert later.passed, later
 
 
+KEYS = {"x86_64": (248, 249), "aarch64": (217, 218)}  # add_key, request_key
+KEYRING = textwrap.dedent("""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    if {add}:  # the user's keyring (-4) outlives the process
+        libc.syscall({add_key}, b"user", b"harness-plant", b"left behind", 11, -4)
+    found = libc.syscall({request_key}, b"user", b"harness-plant", None, 0)
+    print("found" if found >= 0 else "absent")
+""")
+
+
+@pytest.mark.skipif(os.uname().machine not in KEYS, reason="the key syscalls' numbers")
+def test_a_job_cannot_leave_keys_for_later_jobs(sandbox):
+    add_key, request_key = KEYS[os.uname().machine]
+    for add in (True, False):
+        program = KEYRING.format(add=add, add_key=add_key, request_key=request_key)
+        outcome = run(sandbox, program)
+        assert outcome.passed and outcome.stdout == "absent\n", outcome
+
+
 # --------------------------------------------------------------------------- timeouts
 
 
