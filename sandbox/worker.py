@@ -646,7 +646,7 @@ def _seccomp_filter() -> Any:
             (ret, 0, 0, refuse)]
     instructions = (Instruction * len(code))(*[Instruction(*step) for step in code])
     program = Program(len(code), instructions)
-    program.keep = instructions  # type: ignore[attr-defined]  # (alive as long as it is)
+    program.keep = instructions  # (alive as long as it is)
     return program
 
 

@@ -329,7 +329,8 @@ def test_calibration_measures_once_and_applies_floor_and_factor(tmp_path):
 def test_calibration_on_a_real_sandbox(sandbox, tmp_path: Path):
     # Calibrated on CPU time: time a reference spends not running (here asleep; under
     # another run's load, waiting for a CPU) does not stretch its limit.
-    busy = "import time\nstart = time.process_time()\nwhile time.process_time() - start < 1.0:\n    pass"
+    busy = ("import time\nstart = time.process_time()\n"
+            "while time.process_time() - start < 1.0:\n    pass")
     jobs = [ExecJob("quick", "assert True", Limits(timeout_s=30)),
             ExecJob("busy", busy, Limits(timeout_s=30)),
             ExecJob("sleepy", "import time\ntime.sleep(1.0)", Limits(timeout_s=30))]
