@@ -135,6 +135,10 @@ PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
 CLONE_NEWNS = 0x00020000
 CLONE_NEWIPC = 0x08000000
+CLONE_NEWNET = 0x40000000
+SIOCGIFFLAGS, SIOCSIFFLAGS, IFF_UP = 0x8913, 0x8914, 0x1
+# The sockets of a network namespace, as /proc/<pid>/net lists them
+NET_TABLES = ("tcp", "tcp6", "udp", "udp6", "unix")
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT = 1, 2, 4, 8, 32
@@ -918,12 +922,16 @@ def _memfd_bytes(pids: list[int]) -> int:
 def _read_all(path: str) -> bytes:
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
-        chunks = []
-        while chunk := os.read(fd, 1 << 20):
-            chunks.append(chunk)
-        return b"".join(chunks)
+        return _read_fd(fd)
     finally:
         os.close(fd)
+
+
+def _read_fd(fd: int) -> bytes:
+    chunks = []
+    while chunk := os.read(fd, 1 << 20):
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _pidfd_numbers(pidfd: int) -> tuple[int, int] | None:
@@ -1748,9 +1756,11 @@ class Worker:
         # mounted over it later): a job can make a process whose parent is us, not it
         # (clone with CLONE_PARENT), which neither its own end nor the init would show.
         self.children_dir: int | None = None
+        self.proc_dir: int | None = None  # ours, for our network namespace's sockets
         with contextlib.suppress(OSError):
             self.children_dir = os.open(f"/proc/{self.proc_self}/task/{self.proc_self}",
                                         os.O_RDONLY | os.O_DIRECTORY)
+            self.proc_dir = os.open(f"/proc/{self.proc_self}", os.O_RDONLY | os.O_DIRECTORY)
         self.health = self._health_facts()
         self.key_filter = _seccomp_filter()
         if self.ns is not None:
@@ -1761,6 +1771,7 @@ class Worker:
             os.environ.update(self.env)
             os.environ["HOME"] = os.environ["TMPDIR"] = JOB_DIR
             self.no_capabilities = _no_capabilities()
+        self.sockets = self._network_state() if self.ns is not None else None
         with contextlib.suppress(OSError):
             self._prepare_namespaces()
         while True:
@@ -1814,6 +1825,8 @@ class Worker:
         if self.ns is not None:
             if self._other_children() or self._job_init_state() != "clean":
                 self._stop_job_init()  # and with it whatever the job left running
+            if self._network_state() != self.sockets:
+                self._fresh_network()
             self._wipe_private_mounts()
             self._clean_shared_dirs(shared_before)
             with contextlib.suppress(OSError):  # ready for the next job
@@ -1862,6 +1875,40 @@ class Worker:
             while os.waitpid(-1, 0)[0] != self.init_pid:
                 pass
         self._forget_init()
+
+    def _network_state(self) -> tuple[int, ...] | None:
+        """How many sockets each table of our (the jobs') network namespace lists; None
+        where it cannot be read. A job's sockets can outlive it: sent in a message over a
+        unix socket and closed, they stay "in flight" until the kernel collects the cycle
+        (a TCP listener and a connection with queued data stayed for later jobs to find, and
+        the port taken from a correct program), and a closed connection waits in TIME_WAIT."""
+        if self.proc_dir is None:
+            return None
+        counts = []
+        for table in NET_TABLES:
+            try:
+                fd = os.open(f"net/{table}", os.O_RDONLY, dir_fd=self.proc_dir)
+                try:
+                    counts.append(_read_fd(fd).count(b"\n"))
+                finally:
+                    os.close(fd)
+            except OSError:
+                return None
+        return tuple(counts)
+
+    def _fresh_network(self) -> None:
+        """A new network namespace for the next jobs, with its loopback up; the old one goes
+        with whatever a job left there. Where that fails, the forker ends: its worker is
+        replaced (by a fresh sandbox, with a fresh network)."""
+        try:
+            _check(self.libc, self.libc.unshare(CLONE_NEWNET), "unshare")
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+                request = struct.pack("16sh", b"lo", 0)
+                flags = struct.unpack("16sh", fcntl.ioctl(probe, SIOCGIFFLAGS, request))[1]
+                fcntl.ioctl(probe, SIOCSIFFLAGS, struct.pack("16sh", b"lo", flags | IFF_UP))
+        except OSError:
+            os._exit(1)
+        self.sockets = self._network_state()
 
     def _other_children(self) -> bool:
         """Whether, between jobs, we have a child besides the init: a process a job made

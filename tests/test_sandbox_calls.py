@@ -564,6 +564,42 @@ def test_a_job_cannot_leave_keys_for_later_jobs(sandbox):
         assert outcome.passed and outcome.stdout == "absent\n", outcome
 
 
+SOCKETS_IN_FLIGHT = textwrap.dedent("""
+    import array, socket
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 45681))
+    listener.listen(5)
+    client = socket.create_connection(("127.0.0.1", 45681))
+    server, _ = listener.accept()
+    client.sendall(b"S" * 1234)
+    # Sent over unix sockets in a cycle and closed: "in flight", held by nothing
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    c, d = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+    fds = [listener.fileno(), client.fileno(), server.fileno(), b.fileno(), c.fileno()]
+    a.sendmsg([b"x"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds))])
+    c.sendmsg([b"x"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                        array.array("i", [a.fileno(), d.fileno()]))])
+    for s in (listener, client, server, a, b, c, d):
+        s.close()
+""")
+LATER_SERVER = textwrap.dedent("""
+    import socket
+    left = open("/proc/net/tcp").read().splitlines()[1:]
+    assert not left, left
+    s = socket.socket()
+    s.bind(("127.0.0.1", 45681))
+    s.listen()
+""")
+
+
+def test_a_jobs_sockets_do_not_outlive_it(sandbox):
+    """A listener and a connection with queued data, kept alive in flight, stayed for later
+    jobs to find (and took the port from a correct server); so did TIME_WAIT."""
+    assert run(sandbox, SOCKETS_IN_FLIGHT).passed
+    later = run(sandbox, LATER_SERVER)
+    assert later.passed, later
+
+
 # --------------------------------------------------------------------------- timeouts
 
 
