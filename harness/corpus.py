@@ -15,7 +15,6 @@ Nothing is read ahead: memory holds the current document (and one Parquet batch)
 
 from __future__ import annotations
 
-import gzip
 import json
 import logging
 import os
@@ -26,7 +25,7 @@ from typing import Any
 
 from harness.deps import requires
 from harness.errors import HarnessError
-from harness.io import JSON_ERRORS, READ_ERRORS, json_problem
+from harness.io import JSON_ERRORS, json_problem, text_lines
 
 log = logging.getLogger(__name__)
 
@@ -108,23 +107,16 @@ def text_of(record: Any, field: str) -> str | None:
 
 
 def read_jsonl_documents(path: Path, field: str, stats: ReadStats) -> Iterator[Document]:
-    opener: Any = gzip.open if path.name.lower().endswith(".gz") else open
-    try:
-        with opener(path, "rt", encoding="utf-8", errors="replace") as handle:
-            for number, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                try:
-                    text = text_of(json.loads(line), field)
-                except JSON_ERRORS as exc:
-                    raise HarnessError(f"{path}:{number}: not valid JSON: "
-                                       f"{json_problem(exc)}") from exc
-                if text is None:
-                    stats.skipped += 1
-                    continue
-                yield Document(str(path), number, text)
-    except READ_ERRORS as exc:
-        raise HarnessError(f"{path}: cannot read: {exc}") from exc
+    for number, line in text_lines(path, errors="replace"):
+        try:
+            text = text_of(json.loads(line), field)
+        except JSON_ERRORS as exc:
+            raise HarnessError(f"{path}:{number}: not valid JSON: {json_problem(exc)}"
+                               ) from exc
+        if text is None:
+            stats.skipped += 1
+            continue
+        yield Document(str(path), number, text)
 
 
 def read_parquet_documents(path: Path, field: str, stats: ReadStats) -> Iterator[Document]:

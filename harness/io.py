@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import tempfile
 import time
 import zlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +55,22 @@ def json_line(data: Any, **options: Any) -> str:
 JSON_ERRORS = (ValueError, RecursionError)
 # What reading a damaged text file, plain or gzip, can raise (zlib.error is no OSError)
 READ_ERRORS = (OSError, EOFError, zlib.error, UnicodeDecodeError)
+
+
+def text_lines(path: Path, errors: str = "strict") -> Iterator[tuple[int, str]]:
+    """(line number, line) of a UTF-8 text file, gzip-compressed where its name ends in
+    .gz, blank lines left out; a file that cannot be read (missing, damaged, not UTF-8 with
+    ``errors="strict"``) is one HarnessError."""
+    from harness.errors import HarnessError
+
+    opener: Any = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8", errors=errors) as handle:
+            for number, line in enumerate(handle, 1):
+                if line.strip():
+                    yield number, line
+    except READ_ERRORS as exc:
+        raise HarnessError(f"{path}: cannot read: {exc}") from exc
 
 
 def json_problem(exc: BaseException) -> str:

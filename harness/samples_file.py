@@ -13,7 +13,6 @@ code was found, so evaluating it gives what ``harness run`` gives.
 
 from __future__ import annotations
 
-import gzip
 import json
 from collections import defaultdict
 from collections.abc import Collection, Iterator
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from harness.errors import HarnessError
-from harness.io import JSON_ERRORS, READ_ERRORS, json_problem, safe_text
+from harness.io import JSON_ERRORS, json_problem, safe_text, text_lines
 from harness.tasks import Problem, Task
 
 
@@ -64,14 +63,8 @@ def read_samples_file(path: Path, task: Task, known_keys: Collection[str]
 
 
 def _records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    opener: Any = gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rt", encoding="utf-8", errors="surrogateescape") as handle:
-            for number, line in enumerate(handle, 1):
-                if line.strip():
-                    yield number, _parse_line(path, number, line)
-    except READ_ERRORS as exc:
-        raise HarnessError(f"{path}: cannot read: {exc}") from exc
+    for number, line in text_lines(path, errors="surrogateescape"):
+        yield number, _parse_line(path, number, line)
 
 
 def _parse_line(path: Path, number: int, line: str) -> dict[str, Any]:

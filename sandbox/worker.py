@@ -919,19 +919,15 @@ def _memfd_bytes(pids: list[int]) -> int:
     return sum(held.values())
 
 
-def _read_all(path: str) -> bytes:
-    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+def _read_all(path: str, dir_fd: int | None = None) -> bytes:
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC, dir_fd=dir_fd)
     try:
-        return _read_fd(fd)
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
     finally:
         os.close(fd)
-
-
-def _read_fd(fd: int) -> bytes:
-    chunks = []
-    while chunk := os.read(fd, 1 << 20):
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _pidfd_numbers(pidfd: int) -> tuple[int, int] | None:
@@ -1884,17 +1880,11 @@ class Worker:
         the port taken from a correct program), and a closed connection waits in TIME_WAIT."""
         if self.proc_dir is None:
             return None
-        counts = []
-        for table in NET_TABLES:
-            try:
-                fd = os.open(f"net/{table}", os.O_RDONLY, dir_fd=self.proc_dir)
-                try:
-                    counts.append(_read_fd(fd).count(b"\n"))
-                finally:
-                    os.close(fd)
-            except OSError:
-                return None
-        return tuple(counts)
+        try:
+            return tuple(_read_all(f"net/{table}", self.proc_dir).count(b"\n")
+                         for table in NET_TABLES)
+        except OSError:
+            return None
 
     def _fresh_network(self) -> None:
         """A new network namespace for the next jobs, with its loopback up; the old one goes
@@ -1917,11 +1907,7 @@ class Worker:
         if self.children_dir is None:
             return True
         try:
-            fd = os.open("children", os.O_RDONLY, dir_fd=self.children_dir)
-            try:
-                listed = os.read(fd, 65536).split()
-            finally:
-                os.close(fd)
+            listed = _read_all("children", self.children_dir).split()
         except OSError:
             return True
         return len(listed) > (1 if self.init_pid is not None else 0)

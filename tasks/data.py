@@ -20,7 +20,7 @@ from typing import Any
 
 from harness.deps import HUB_INSTALL, missing_dependency
 from harness.errors import DataNotFoundError, HarnessError
-from harness.io import JSON_ERRORS, READ_ERRORS, atomic_write_text, json_problem
+from harness.io import JSON_ERRORS, atomic_write_text, json_problem, text_lines
 from harness.settings import cache_dir, dataset_dir_env, dataset_roots, datasets_offline
 from harness.tasks.base import TaskOptions
 
@@ -83,19 +83,10 @@ def export_hub_dataset(hub_id: str, split: str, config: str | None = None) -> Hu
 
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
     """Read JSON lines from a plain or .gz file; a bad line is a one-line error."""
-    import gzip
-
-    opener: Any = gzip.open if path.suffix == ".gz" else open
-    try:
-        with opener(path, "rt", encoding="utf-8") as handle:
-            for number, line in enumerate(handle, 1):
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except JSON_ERRORS as exc:
-                    raise HarnessError(f"{path}:{number}: not valid JSON: "
-                                       f"{json_problem(exc)}") from exc
-                yield record
-    except READ_ERRORS as exc:
-        raise HarnessError(f"{path}: cannot read: {exc}") from exc
+    for number, line in text_lines(path):
+        try:
+            record = json.loads(line)
+        except JSON_ERRORS as exc:
+            raise HarnessError(f"{path}:{number}: not valid JSON: {json_problem(exc)}"
+                               ) from exc
+        yield record
