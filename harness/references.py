@@ -34,8 +34,9 @@ from harness.tasks.judge import REFERENCE_TIMEOUT_S, Checker, Expectation, refer
 log = logging.getLogger(__name__)
 
 # 2: ints beyond 4300 digits cross as hex; 3: records one per line; 4: not compressed, with
-# the records' sha256; 5: the duration is CPU seconds (``Outcome.measured_s``)
-FORMAT_VERSION = 5
+# the records' sha256; 5: the duration is CPU seconds (``Outcome.measured_s``); 6: long
+# float lists cross packed
+FORMAT_VERSION = 6
 
 
 @dataclass(frozen=True)

@@ -221,7 +221,7 @@ class BwrapSandbox(PoolSandbox):
                 "--", *python,
             ]
         config: dict[str, object] = {"uid": None, "pid_namespace": True, "env": env,
-                                     "tmp_base": "/tmp"}
+                                     "tmp_base": "/tmp", "private_network": True}
         if any(_inside(root, TMP_DIRS) for root in python_roots(self.interpreter)):
             # The worker's per-job namespaces would cover an interpreter installed under
             # /tmp with their private tmpfs: such a sandbox runs jobs without them (in

@@ -14,6 +14,8 @@ float, finite                            JSON number with '.' or 'e' (``repr``)
 float nan / inf / -inf                   {"f": "nan"} / {"f": "inf"} / {"f": "-inf"}
 complex                                  {"c": [real, imag]} (each a wire float)
 list                                     [ ... ]
+list of >= 256 finite floats (and at     {"p": ["<base64 of little-endian float64>",
+most one exact int in 8, within 2**53)    [positions of the ints]]} (``packed``)
 tuple                                    {"t": [ ... ]}
 dict                                     {"d": [[key, value], ...]} (insertion order)
 set / frozenset                          {"s": [ ... ]} / {"fs": [ ... ]}
@@ -52,7 +54,7 @@ from typing import Any, Literal, cast, overload
 
 # The sandbox's own codec (one stdlib-only file): its check for lists that are their own wire
 # form serves the decoder here too.
-from harness.sandbox.worker import WIRE_MAX_INT_DIGITS, plain_list
+from harness.sandbox.worker import WIRE_MAX_INT_DIGITS, packed, plain_list, unpacked
 
 MAX_DEPTH = 100  # containers inside containers
 MAX_INT_DIGITS = WIRE_MAX_INT_DIGITS  # 4300, as CPython's default int_max_str_digits
@@ -71,10 +73,11 @@ MAX_HASH_GROUP = 256
 # 1.6 GB and take 1.1 GB decoded.
 CONTAINER_BYTES, ITEM_BYTES = 192, 80
 MAX_DECODED_BYTES = 3 << 30
+PACKED_CHAR_BYTES = 5
 # Names, not objects: each NaN is made anew, so that two decoded NaNs are never one object
 # (``[nan] == [nan]`` is True in CPython when both lists hold the same NaN).
 _SPECIAL_FLOATS = {"nan": "nan", "inf": "inf", "-inf": "-inf"}
-_TAGS = frozenset({"f", "c", "t", "d", "s", "fs", "b", "i"})
+_TAGS = frozenset({"f", "c", "t", "d", "s", "fs", "b", "i", "p"})
 _HEX_INT = re.compile(r"-?0x[0-9a-f]+")
 CallKind = Literal["ok", "raised", "timeout", "bad", "missing"]
 
@@ -283,8 +286,12 @@ def _to_wire(value: Any, depth: int, active: set[int]) -> Any:
         raise ValueError(f"nesting deeper than {MAX_DEPTH}")
     if id(value) in active:
         raise ValueError(f"a cycle through a {kind.__name__}")
-    if kind is list and plain_list(value):
-        return value
+    if kind is list:
+        made = packed(value)
+        if made is not None:
+            return made
+        if plain_list(value):
+            return value
     active.add(id(value))
     try:
         if kind is list:
@@ -308,7 +315,8 @@ def _items_wire(items: Sequence[Any], depth: int, active: set[int]) -> list[Any]
     made = []
     for item in items:
         kind = type(item)
-        if kind is str or item is None or kind is bool or (kind is list and plain_list(item)):
+        if kind is str or item is None or kind is bool or (
+                kind is list and plain_list(item) and packed(item) is None):
             made.append(item)  # a plain list holds no container: no cycle runs through it
         else:
             made.append(_to_wire(item, depth, active))
@@ -446,6 +454,8 @@ def _from_wire(node: Any, depth: int) -> Any:
             return base64.b64decode(body.encode("ascii"), validate=True)
         except (binascii.Error, UnicodeEncodeError):
             raise ValueError("{'b': ...} holds invalid base64") from None
+    if tag == "p":
+        return unpacked(body)
     if tag == "t":
         return tuple(_items(body, tag, depth))
     if tag == "d":
@@ -602,9 +612,11 @@ def same_outputs(text: str, outputs: str) -> bool:
 
 def decoded_bytes(text: str) -> int:
     """About how much memory decoding wire ``text`` takes, at most (brackets and commas
-    inside strings count too)."""
+    inside strings count too; where some list came packed, 5 bytes per character of the
+    whole text: a float64 in base64 is 10.7 characters and takes 48 bytes on its way)."""
     containers = text.count("[") + text.count("{")
-    return CONTAINER_BYTES * containers + ITEM_BYTES * text.count(",")
+    packed = PACKED_CHAR_BYTES * len(text) if '{"p":' in text else 0
+    return CONTAINER_BYTES * containers + ITEM_BYTES * text.count(",") + packed
 
 
 def decode_calls(text: str) -> list[CallResult]:

@@ -7,7 +7,8 @@ could reopen those through /proc. Frames are length-prefixed JSON (4-byte big-en
 ASCII JSON):
 
   pool -> worker: one config frame ({"uid", "pid_namespace", "env", "tmp_base",
-                 "tmp_size_mb", "shm_size_mb", "namespaces" (false: do not use them), ...}),
+                 "tmp_size_mb", "shm_size_mb", "namespaces" (false: do not use them),
+                 "private_network" (true: the network namespace is the sandbox's own), ...}),
                  then job frames {"seq", "program", "limits",
                  "libraries" (optional: the only third-party top-level modules importable),
                  "calls" (optional: {"inputs": wire text, "cpu_limits": [seconds] | null,
@@ -87,6 +88,7 @@ CPU timeouts are never starved.
 
 from __future__ import annotations
 
+import array
 import binascii
 import contextlib
 import errno
@@ -271,6 +273,14 @@ _json_dumps = json.dumps
 _json_loads = json.loads
 _b64encode = binascii.b2a_base64
 _isfinite, _isnan = math.isfinite, math.isnan
+_array = array.array
+# A list of at least PACK_MIN items, all exact finite floats but for a few exact ints that a
+# double holds exactly, crosses *packed*: {"p": [base64 of its items as little-endian
+# float64, [the positions of the ints]]}. json writes each float through repr (~200 ns), and
+# one HumanEval+ output is a list of ten million floats: packing it is done at C speed.
+PACK_MIN = 256
+PACK_INT_LIMIT = 2**53
+_BIG_ENDIAN = sys.byteorder == "big"
 
 
 class Unencodable(Exception):
@@ -360,6 +370,85 @@ def plain_list(items: list[Any]) -> bool:
     return int not in kinds or -_WIRE_INT_LIMIT < min(picked) <= max(picked) < _WIRE_INT_LIMIT
 
 
+def packed(items: list[Any]) -> dict[str, Any] | None:
+    """The packed wire of an exact list (see ``PACK_MIN``), or None where it is not to be
+    packed: shorter than PACK_MIN, a value of another type, a NaN or an infinity (those stay
+    ``{"f": ...}``, which trusted code looks for in wire text), an int beyond
+    PACK_INT_LIMIT, more than one int in eight (json writes ints fast), or neither the
+    first nor the last item a float. Trusted code (harness.sandbox.values) packs with this
+    same function."""
+    if len(items) < PACK_MIN or (type(items[0]) is not float and type(items[-1]) is not float):
+        return None  # (a list of other values is told apart without a pass over it)
+    kinds_in_order = list(map(type, items))
+    kinds = set(kinds_in_order)
+    ints: list[int] = []
+    if kinds == {int, float}:
+        if kinds_in_order.count(int) * 8 > len(items):
+            return None
+        find = kinds_in_order.index
+        position = -1
+        with contextlib.suppress(ValueError):  # (no int after the last one)
+            while True:
+                position = find(int, position + 1)
+                ints.append(position)
+        if not all(-PACK_INT_LIMIT <= items[i] <= PACK_INT_LIMIT for i in ints):
+            return None
+    elif kinds != {float}:
+        return None
+    doubles = _array("d", items)
+    if _BIG_ENDIAN:
+        doubles.byteswap()
+    raw = doubles.tobytes()
+    if not _finite_doubles(raw, items):
+        return None
+    return {"p": [_b64encode(raw, newline=False).decode("ascii"), ints]}
+
+
+def _packed_text(wire: dict[str, Any]) -> str:
+    """``json.dumps`` of a packed wire, without scanning its base64 text for characters to
+    escape (it has none)."""
+    text, ints = wire["p"]
+    return f'{{"p":["{text}",{_json_dumps(ints, separators=(",", ":"))}]}}'
+
+
+def _finite_doubles(raw: bytes, items: list[Any]) -> bool:
+    """Whether the little-endian float64s ``raw`` (``items``' values) are all finite: only
+    a value of at least 2**1009 has a high byte of 0x7f or 0xff, and looking for those two
+    bytes is done at C speed."""
+    high = raw[7::8]
+    return (b"\x7f" not in high and b"\xff" not in high) or all(map(_isfinite, items))
+
+
+def unpacked(body: Any) -> list[Any]:
+    """The list a packed wire body stands for; ValueError if it is malformed."""
+    if type(body) is not list or len(body) != 2 or type(body[0]) is not str \
+            or type(body[1]) is not list:
+        raise ValueError("{'p': ...} needs [base64 text, [int positions]]")
+    try:
+        raw = binascii.a2b_base64(body[0].encode("ascii"), strict_mode=True)
+    except (binascii.Error, UnicodeEncodeError):
+        raise ValueError("{'p': ...} holds invalid base64") from None
+    if len(raw) % 8:
+        raise ValueError("{'p': ...} holds a partial float64")
+    doubles = _array("d")
+    doubles.frombytes(raw)
+    if _BIG_ENDIAN:
+        doubles.byteswap()
+    items: list[Any] = doubles.tolist()
+    if not _finite_doubles(raw, items):
+        raise ValueError("{'p': ...} holds a NaN or an infinity")
+    positions = body[1]
+    if positions and (set(map(type, positions)) != {int} or positions != sorted(set(positions))
+                      or positions[0] < 0 or positions[-1] >= len(items)):
+        raise ValueError("{'p': ...} needs increasing int positions within the list")
+    for index in positions:
+        number = items[index]
+        if number != int(number) or abs(number) > PACK_INT_LIMIT:
+            raise ValueError("{'p': ...} holds an int position that is not an int")
+        items[index] = int(number)
+    return items
+
+
 def _to_wire(value: Any, depth: int, active: set[int]) -> Any:
     kind = type(value)
     if value is None or kind is bool or kind is str:
@@ -381,8 +470,12 @@ def _to_wire(value: Any, depth: int, active: set[int]) -> Any:
         raise Unencodable(f"nesting deeper than {WIRE_MAX_DEPTH}")
     if id(value) in active:
         raise Unencodable(f"a cycle through a {kind.__name__}")
-    if kind is list and plain_list(value):
-        return value
+    if kind is list:
+        made = packed(value)
+        if made is not None:
+            return made
+        if plain_list(value):
+            return value
     if kind is tuple:
         items = list(value)
         if plain_list(items):
@@ -412,8 +505,10 @@ def _unencodable(exc: BaseException) -> Unencodable:
 def wire_encode(value: Any) -> str:
     """The wire text of ``value``; ``Unencodable`` names what cannot be carried."""
     try:  # (not a context manager: this runs once per call of a call job)
-        return _json_dumps(_to_wire(value, 0, set()), ensure_ascii=True, allow_nan=False,
-                           separators=(",", ":"))
+        wire = _to_wire(value, 0, set())
+        if type(wire) is dict and "p" in wire:
+            return _packed_text(wire)
+        return _json_dumps(wire, ensure_ascii=True, allow_nan=False, separators=(",", ":"))
     except Unencodable:
         raise
     except BaseException as exc:
@@ -439,7 +534,13 @@ def wire_digested(value: Any, digest_above: int | None) -> tuple[str, str | None
             return text, sha256(text.encode("ascii")).hexdigest()
         return text, None
     try:
-        return _streamed(value)
+        made = packed(value) if type(value) is list else None
+        if made is None:
+            return _streamed(value)
+        # One string made at C speed, sealed like a streamed list of that length
+        text = _packed_text(made)
+        digest = sha256(text.encode("ascii")).hexdigest()
+        return ("" if len(text) > SEALED_ABOVE else text), digest
     except Unencodable:
         raise
     except BaseException as exc:
@@ -501,9 +602,9 @@ def _sealed_rows(batch: list[Any]) -> bytes | None:
 def _flat_rows(batch: list[Any]) -> list[Any] | None:
     """The wire of ``batch`` where each item is an exact list or tuple of plain values (a
     tuple's wire is {"t": its items}, which json writes from the tuple itself), else None."""
-    if not set(map(type, batch)) <= {list, tuple} or not plain_list(
-            list(itertools.chain.from_iterable(batch))):
-        return None
+    if not set(map(type, batch)) <= {list, tuple} or max(map(len, batch)) >= PACK_MIN \
+            or not plain_list(list(itertools.chain.from_iterable(batch))):
+        return None  # (a long row may be packed: each item is encoded by itself)
     return [{"t": row} if type(row) is tuple else row for row in batch]
 
 
@@ -550,6 +651,8 @@ def wire_value(node: Any, depth: int = 0) -> Any:
         return binascii.a2b_base64(body.encode("ascii"))
     if tag == "i":
         return int(body, 16)
+    if tag == "p":
+        return unpacked(body)
     if type(body) is not list:
         raise ValueError(f"{{{tag!r}: ...}} needs a list")
     if tag == "d":
@@ -1148,6 +1251,9 @@ class Worker:
             prefix="harness-worker-", dir=config.get("tmp_base") or tempfile.gettempdir())
         os.chmod(self.tmp_base, 0o711)
         self.tmp_mb = int(config.get("tmp_size_mb") or DEFAULT_TMP_MB)
+        # Whether the jobs' network namespace is the sandbox's own (bwrap), not the host's:
+        # only there do its socket tables change with the jobs alone (see _network_state).
+        self.private_network = bool(config.get("private_network"))
         self.shm_mb = int(config.get("shm_size_mb") or DEFAULT_SHM_MB)
         self.env = dict(config.get("env") or {})
         self.libc = _libc()
@@ -1767,7 +1873,8 @@ class Worker:
             os.environ.update(self.env)
             os.environ["HOME"] = os.environ["TMPDIR"] = JOB_DIR
             self.no_capabilities = _no_capabilities()
-        self.sockets = self._network_state() if self.ns is not None else None
+        self.sockets = (self._network_state() if self.ns is not None and self.private_network
+                        else None)
         with contextlib.suppress(OSError):
             self._prepare_namespaces()
         while True:
@@ -1821,7 +1928,7 @@ class Worker:
         if self.ns is not None:
             if self._other_children() or self._job_init_state() != "clean":
                 self._stop_job_init()  # and with it whatever the job left running
-            if self._network_state() != self.sockets:
+            if self.sockets is not None and self._network_state() != self.sockets:
                 self._fresh_network()
             self._wipe_private_mounts()
             self._clean_shared_dirs(shared_before)

@@ -541,6 +541,8 @@ def floats_in_wire(wire: str) -> bool | None:
         return False
     if first == "-" or first.isdigit():  # a JSON number: a float has '.' or 'e' (repr)
         return _INT.fullmatch(wire) is None
+    if wire.startswith('{"p":["'):  # a packed list: floats, and the positions of any ints
+        return wire.endswith('",[]]}')
     items = wire[5:-1] if wire.startswith('{"t":[') and wire.endswith("]}") else wire
     if not items.startswith("["):
         return None

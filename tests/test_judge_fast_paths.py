@@ -90,6 +90,8 @@ CANDIDATES = {
     "tuple for list": "    y = REF(x)\n    return tuple(y) if type(y) is list else y\n",
     "bool for int": "    y = REF(x)\n    return bool(y) if y in (0, 1) and type(y) is int else y\n",
     "close float": "    y = REF(x)\n    return y + 1e-9 if type(y) is float else y\n",
+    "close floats in a list": "    y = REF(x)\n    return [v + 1e-9 if type(v) is float else v "
+                              "for v in y] if type(y) is list else y\n",
     "off by one": "    y = REF(x)\n    return y + 1 if type(y) in (int, float) else y\n",
     "wrong at 3": "    y = REF(x)\n    return None if x == 3 else y\n",
     "raises at 4": "    if x == 4:\n        raise ValueError(x)\n    return REF(x)\n",
@@ -99,6 +101,9 @@ REFERENCES = {
     "floats": "    return x / 2\n",
     "mixed list": "    return [1, 3] + [i / 2 for i in range(x)]\n",
     "float list": "    return [i / 4 for i in range(x + 1)]\n",
+    # (lists of at least worker.PACK_MIN floats cross packed)
+    "long float list": "    return [i / 4 for i in range(300 + x)]\n",
+    "long mixed list": "    return [1, 3] + [i / 2 for i in range(300 * x)]\n",
     "large text": "    return ' '.join(str(i) for i in range(40 * x))\n",
     "nan": "    return float('nan') if x == 2 else x / 3\n",
     "nan in list": "    return [1.5, float('nan')]\n",
@@ -195,12 +200,14 @@ def test_floats_in_wire_agrees_with_is_floats(value: Any) -> None:
     assert told is None or told == is_floats(value)
 
 
-@pytest.mark.parametrize("value", [1.5, [1.5, 2.0], (0.5,), [1e300, -2e-300], -0.0])
+@pytest.mark.parametrize("value", [1.5, [1.5, 2.0], (0.5,), [1e300, -2e-300], -0.0,
+                                   [0.25] * 300])
 def test_floats_in_wire_tells_plain_float_lists(value: Any) -> None:
     assert floats_in_wire(encode(value)) is True
 
 
-@pytest.mark.parametrize("value", [1, [1, 2.0], [], (), "1.5", [[1.5]], None, True, [True]])
+@pytest.mark.parametrize("value", [1, [1, 2.0], [], (), "1.5", [[1.5]], None, True, [True],
+                                   [1, *[0.25] * 300]])
 def test_floats_in_wire_tells_what_is_not_floats(value: Any) -> None:
     assert floats_in_wire(encode(value)) is False
 

@@ -9,12 +9,16 @@ ValueError and never evaluates anything.
 
 from __future__ import annotations
 
+import base64
 import collections
+import contextlib
 import copy
 import hashlib
 import json
 import math
 import pickle
+import struct
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -492,3 +496,116 @@ def test_sealed_rows_of_strings_have_one_digest_per_value(monkeypatch):
     }
     digests = {name: digest(value) for name, value in others.items()}
     assert same not in digests.values() and len(set(digests.values())) == len(digests)
+
+
+# --------------------------------------------------------------------------- packed lists
+
+
+@contextlib.contextmanager
+def packing_from(items: int) -> Iterator[None]:
+    """Lists of ``items`` or more cross packed (worker.PACK_MIN, read by both encoders)."""
+    before = worker.PACK_MIN
+    worker.PACK_MIN = items
+    try:
+        yield
+    finally:
+        worker.PACK_MIN = before
+
+
+float_lists = st.lists(st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True), st.floats(allow_nan=False, width=16),
+    st.integers(-(2**60), 2**60), st.sampled_from([2**53, -(2**53), 2**53 + 1, 10**400])),
+    min_size=4, max_size=40)
+long_values = st.recursive(float_lists, lambda inner: st.one_of(
+    st.lists(inner, max_size=3), st.lists(inner, max_size=3).map(tuple),
+    st.dictionaries(st.integers(), inner, max_size=2)), max_leaves=4)
+
+
+@settings(max_examples=300, deadline=None)
+@given(long_values)
+def test_long_float_lists_cross_packed_and_come_back_the_same(value):
+    with packing_from(4):
+        text = worker.wire_encode(value)
+        assert text == encode(value)  # one format, two copies of the encoder
+        assert same(decode(text), value)
+        assert same(worker.wire_value(worker.wire_load(text)), value)
+        assert same(decode(encode(decode(text))), value)
+    # NaN and infinities are never packed: trusted code finds them in the text
+    assert ('"nan"' in text) == ("nan" in repr(value))
+
+
+def test_packed_lists_are_base64_float64_with_the_positions_of_their_ints():
+    value = [1, 0.5, *[2.5] * 300, -3, 0.25]
+    body = struct.pack("<304d", *value)
+    assert json.loads(encode(value)) == {"p": [base64.b64encode(body).decode(), [0, 302]]}
+    assert encode(value) == worker.wire_encode(value)
+    decoded = decode(encode(value))
+    assert decoded == value and [type(x) for x in decoded] == [type(x) for x in value]
+    assert json.loads(encode([0.5] * (worker.PACK_MIN - 1)))[0] == 0.5  # short: plain
+
+
+@pytest.mark.parametrize("value", [
+    [*[0.5] * 300, math.nan], [math.inf, *[0.5] * 300], [*[0.5] * 300, 2**53 + 1],
+    [*[0.5] * 300, True], [*[0.5] * 300, "x"], [1, *[0.5] * 300, 2], [*range(100), *[0.5] * 300],
+    [*[0.5] * 300, ForeignFloat(0.5, "numpy.float64")],
+], ids=["nan", "inf", "big int", "bool", "str", "ints at both ends", "many ints", "foreign"])
+def test_lists_that_are_not_all_finite_floats_are_not_packed(value):
+    text = encode(value)  # (the trusted encoder packs with the worker's function)
+    assert '"p"' not in text
+    assert same(decode(text), value)
+
+
+def packed_text(doubles: list[float], ints: Any = (), raw: bytes | None = None) -> str:
+    body = raw if raw is not None else struct.pack(f"<{len(doubles)}d", *doubles)
+    return json.dumps({"p": [base64.b64encode(body).decode(), list(ints)]})
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ('{"p": "AAAA"}', "needs \\[base64 text"),
+    ('{"p": ["AAAAAAAAAAA=", [], 1]}', "needs \\[base64 text"),
+    ('{"p": ["**", []]}', "invalid base64"),
+    (packed_text([], raw=b"\x00" * 12), "partial float64"),
+    (packed_text([0.5, math.nan]), "NaN or an infinity"),
+    (packed_text([0.5, -math.inf]), "NaN or an infinity"),
+    (packed_text([1.0, 2.0], [1, 0]), "increasing int positions"),
+    (packed_text([1.0, 2.0], [1, 1]), "increasing int positions"),
+    (packed_text([1.0, 2.0], [2]), "increasing int positions"),
+    (packed_text([1.0, 2.0], [-1]), "increasing int positions"),
+    (packed_text([1.0, 2.0], ["0"]), "increasing int positions"),
+    (packed_text([1.5, 2.0], [0]), "not an int"),
+    (packed_text([2.0**60, 2.0], [0]), "not an int"),
+], ids=lambda value: value[:40] if isinstance(value, str) else None)
+def test_malformed_packed_lists_are_refused(text, reason):
+    with pytest.raises(ValueError, match=reason):
+        decode(text)
+    with pytest.raises(ValueError):
+        worker.wire_value(worker.wire_load(text))
+
+
+def test_packed_finite_check_looks_at_every_value():
+    """Finite values as large as 2**1009 and more share high bytes with NaN and inf: those
+    are told apart by looking at each value."""
+    value = [1e308, -1e308, *[2.0**1010] * 300]
+    text = encode(value)
+    assert '"p"' in text and same(decode(text), value)
+
+
+def test_records_with_packed_lists_count_as_large_to_decode(monkeypatch):
+    text = "[[0.1,0.1]]\nok - " + encode([0.5] * 4000)
+    monkeypatch.setattr(wire_values, "MAX_DECODED_BYTES", 4000 * 10 * 4)
+    with pytest.raises(ValueError, match="too large to check"):
+        decode_calls(text)
+
+
+def test_long_float_lists_are_digested_and_sealed_whole(monkeypatch):
+    monkeypatch.setattr(worker, "STREAM_ITEMS", 100)
+    value = [i / 7 for i in range(1000)]
+    text, digest = worker.wire_digested(value, 64)
+    assert text == worker.wire_encode(value) and text.startswith('{"p":')
+    assert digest == hashlib.sha256(text.encode()).hexdigest()
+    rows = [[i + j / 4 for j in range(300)] for i in range(200)]  # rows packed one by one
+    rows_text, _ = worker.wire_digested(rows, 64)
+    assert rows_text == worker.wire_encode(rows) == encode(rows)
+    assert rows_text.count('{"p":') == 200 and same(decode(rows_text), rows)
+    monkeypatch.setattr(worker, "SEALED_ABOVE", 5000)
+    assert worker.wire_digested(value, 64) == ("", digest)
