@@ -336,7 +336,8 @@ class DockerSandbox(PoolSandbox):
 
         argv += [self.image_id, python_in_image(), "-I", "-c", BOOTSTRAP,
                  f"{IO_IN_CONTAINER}/{SOCKET_NAME}", WORKER_IN_CONTAINER]
-        config = {"uid": None, "pid_namespace": True, "env": env, "tmp_base": "/tmp"}
+        config = {"uid": None, "pid_namespace": True, "env": env, "tmp_base": "/tmp",
+                  "private_network": True}  # (--network none: the container's own)
         # The docker client (on the host) needs its own settings, not the sandbox's.
         client_env = {k: v for k, v in os.environ.items()
                       if k.startswith("DOCKER_") or k in ("PATH", "HOME", "XDG_RUNTIME_DIR")}
