@@ -54,7 +54,13 @@ from typing import Any, Literal, cast, overload
 
 # The sandbox's own codec (one stdlib-only file): its check for lists that are their own wire
 # form serves the decoder here too.
-from harness.sandbox.worker import WIRE_MAX_INT_DIGITS, packed, plain_list, unpacked
+from harness.sandbox.worker import (
+    WIRE_MAX_INT_DIGITS,
+    list_as_is,
+    packed,
+    plain_list,
+    unpacked,
+)
 
 MAX_DEPTH = 100  # containers inside containers
 MAX_INT_DIGITS = WIRE_MAX_INT_DIGITS  # 4300, as CPython's default int_max_str_digits
@@ -286,12 +292,8 @@ def _to_wire(value: Any, depth: int, active: set[int]) -> Any:
         raise ValueError(f"nesting deeper than {MAX_DEPTH}")
     if id(value) in active:
         raise ValueError(f"a cycle through a {kind.__name__}")
-    if kind is list:
-        made = packed(value)
-        if made is not None:
-            return made
-        if plain_list(value):
-            return value
+    if kind is list and (made := list_as_is(value)) is not None:
+        return made
     active.add(id(value))
     try:
         if kind is list:

@@ -423,6 +423,15 @@ def _finite_doubles(raw: bytes, items: list[Any]) -> bool:
     return (b"\x7f" not in high and b"\xff" not in high) or all(map(_isfinite, items))
 
 
+def list_as_is(items: list[Any]) -> Any:
+    """The wire of an exact list that needs no walk over its items: packed, or the list
+    itself where it is plain; None for any other list. (Both encoders start here.)"""
+    made = packed(items)
+    if made is not None:
+        return made
+    return items if plain_list(items) else None
+
+
 def unpacked(body: Any) -> list[Any]:
     """The list a packed wire body stands for; ValueError if it is malformed."""
     if type(body) is not list or len(body) != 2 or type(body[0]) is not str \
@@ -474,12 +483,8 @@ def _to_wire(value: Any, depth: int, active: set[int]) -> Any:
         raise Unencodable(f"nesting deeper than {WIRE_MAX_DEPTH}")
     if id(value) in active:
         raise Unencodable(f"a cycle through a {kind.__name__}")
-    if kind is list:
-        made = packed(value)
-        if made is not None:
-            return made
-        if plain_list(value):
-            return value
+    if kind is list and (made := list_as_is(value)) is not None:
+        return made
     if kind is tuple:
         items = list(value)
         if plain_list(items):
