@@ -85,6 +85,7 @@ PACKED_CHAR_BYTES = 5
 _SPECIAL_FLOATS = {"nan": "nan", "inf": "inf", "-inf": "-inf"}
 _TAGS = frozenset({"f", "c", "t", "d", "s", "fs", "b", "i", "p"})
 _HEX_INT = re.compile(r"-?0x[0-9a-f]+")
+_PACKED_NODE = re.compile(r'\{\s*"p"\s*:')  # (JSON may have whitespace a program added)
 CallKind = Literal["ok", "raised", "timeout", "bad", "missing"]
 
 
@@ -617,7 +618,7 @@ def decoded_bytes(text: str) -> int:
     inside strings count too; where some list came packed, 5 bytes per character of the
     whole text: a float64 in base64 is 10.7 characters and takes 48 bytes on its way)."""
     containers = text.count("[") + text.count("{")
-    packed = PACKED_CHAR_BYTES * len(text) if '{"p":' in text else 0
+    packed = PACKED_CHAR_BYTES * len(text) if _PACKED_NODE.search(text) else 0
     return CONTAINER_BYTES * containers + ITEM_BYTES * text.count(",") + packed
 
 

@@ -590,8 +590,13 @@ def test_packed_finite_check_looks_at_every_value():
     assert '"p"' in text and same(decode(text), value)
 
 
-def test_records_with_packed_lists_count_as_large_to_decode(monkeypatch):
-    text = "[[0.1,0.1]]\nok - " + encode([0.5] * 4000)
+@pytest.mark.parametrize("spaced", [False, True])
+def test_records_with_packed_lists_count_as_large_to_decode(monkeypatch, spaced):
+    wire = encode([0.5] * 4000)
+    if spaced:  # the same JSON as a program may write it
+        wire = wire.replace('{"p":', '{ "p" : ')
+        assert decode(wire) == [0.5] * 4000
+    text = "[[0.1,0.1]]\nok - " + wire
     monkeypatch.setattr(wire_values, "MAX_DECODED_BYTES", 4000 * 10 * 4)
     with pytest.raises(ValueError, match="too large to check"):
         decode_calls(text)
