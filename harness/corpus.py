@@ -15,7 +15,6 @@ Nothing is read ahead: memory holds the current document (and one Parquet batch)
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Iterator
@@ -25,7 +24,7 @@ from typing import Any
 
 from harness.deps import requires
 from harness.errors import HarnessError
-from harness.io import JSON_ERRORS, json_problem, text_lines
+from harness.io import parsed_line, text_lines
 
 log = logging.getLogger(__name__)
 
@@ -108,11 +107,7 @@ def text_of(record: Any, field: str) -> str | None:
 
 def read_jsonl_documents(path: Path, field: str, stats: ReadStats) -> Iterator[Document]:
     for number, line in text_lines(path, errors="replace"):
-        try:
-            text = text_of(json.loads(line), field)
-        except JSON_ERRORS as exc:
-            raise HarnessError(f"{path}:{number}: not valid JSON: {json_problem(exc)}"
-                               ) from exc
+        text = text_of(parsed_line(path, number, line), field)
         if text is None:
             stats.skipped += 1
             continue

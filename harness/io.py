@@ -73,6 +73,16 @@ def text_lines(path: Path, errors: str = "strict") -> Iterator[tuple[int, str]]:
         raise HarnessError(f"{path}: cannot read: {exc}") from exc
 
 
+def parsed_line(path: Path, number: int, line: str) -> Any:
+    """The JSON value of line ``number`` of ``path``; one HarnessError if it is not JSON."""
+    from harness.errors import HarnessError
+
+    try:
+        return json.loads(line)
+    except JSON_ERRORS as exc:
+        raise HarnessError(f"{path}:{number}: not valid JSON: {json_problem(exc)}") from exc
+
+
 def json_problem(exc: BaseException) -> str:
     """Why ``json.loads`` refused some text (one of ``JSON_ERRORS``), in a few words."""
     if isinstance(exc, json.JSONDecodeError):

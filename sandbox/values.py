@@ -57,7 +57,6 @@ from typing import Any, Literal, cast, overload
 from harness.sandbox.worker import (
     WIRE_MAX_INT_DIGITS,
     list_as_is,
-    packed,
     plain_list,
     unpacked,
 )
@@ -318,9 +317,10 @@ def _items_wire(items: Sequence[Any], depth: int, active: set[int]) -> list[Any]
     made = []
     for item in items:
         kind = type(item)
-        if kind is str or item is None or kind is bool or (
-                kind is list and plain_list(item) and packed(item) is None):
-            made.append(item)  # a plain list holds no container: no cycle runs through it
+        if kind is str or item is None or kind is bool:
+            made.append(item)
+        elif kind is list and (as_is := list_as_is(item)) is not None:
+            made.append(as_is)  # a plain list holds no container: no cycle runs through it
         else:
             made.append(_to_wire(item, depth, active))
     return made

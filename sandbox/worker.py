@@ -1260,8 +1260,9 @@ class Worker:
             prefix="harness-worker-", dir=config.get("tmp_base") or tempfile.gettempdir())
         os.chmod(self.tmp_base, 0o711)
         self.tmp_mb = int(config.get("tmp_size_mb") or DEFAULT_TMP_MB)
-        # Whether the jobs' network namespace is the sandbox's own (bwrap), not the host's:
-        # only there do its socket tables change with the jobs alone (see _network_state).
+        # Whether the jobs' network namespace is the sandbox's own (bwrap, Docker), not the
+        # host's: only there do its socket counts change with the jobs alone
+        # (see _network_state).
         self.private_network = bool(config.get("private_network"))
         self.shm_mb = int(config.get("shm_size_mb") or DEFAULT_SHM_MB)
         self.env = dict(config.get("env") or {})
@@ -1871,6 +1872,7 @@ class Worker:
         with contextlib.suppress(OSError):
             self.children_dir = os.open(f"/proc/{self.proc_self}/task/{self.proc_self}",
                                         os.O_RDONLY | os.O_DIRECTORY)
+        with contextlib.suppress(OSError):
             self.proc_dir = os.open(f"/proc/{self.proc_self}", os.O_RDONLY | os.O_DIRECTORY)
         self.health = self._health_facts()
         self.key_filter = _seccomp_filter()

@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from harness.deps import HUB_INSTALL, missing_dependency
-from harness.errors import DataNotFoundError, HarnessError
-from harness.io import JSON_ERRORS, atomic_write_text, json_problem, text_lines
+from harness.errors import DataNotFoundError
+from harness.io import atomic_write_text, parsed_line, text_lines
 from harness.settings import cache_dir, dataset_dir_env, dataset_roots, datasets_offline
 from harness.tasks.base import TaskOptions
 
@@ -84,9 +84,4 @@ def export_hub_dataset(hub_id: str, split: str, config: str | None = None) -> Hu
 def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
     """Read JSON lines from a plain or .gz file; a bad line is a one-line error."""
     for number, line in text_lines(path):
-        try:
-            record = json.loads(line)
-        except JSON_ERRORS as exc:
-            raise HarnessError(f"{path}:{number}: not valid JSON: {json_problem(exc)}"
-                               ) from exc
-        yield record
+        yield parsed_line(path, number, line)

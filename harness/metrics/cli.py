@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import HarnessError
-from harness.io import JSON_ERRORS, json_problem
+from harness.io import JSON_ERRORS, parsed_line
 from harness.metrics.bootstrap import DEFAULT_RESAMPLES, DEFAULT_SEED
 
 INPUT_FORMATS = ("auto", "text", "jsonl")
@@ -174,10 +174,7 @@ def _is_jsonl(path: Path, lines: list[str], input_format: str) -> bool:
 
 
 def _jsonl_entry(path: Path, number: int, line: str) -> str | list[str]:
-    try:
-        record = json.loads(line)
-    except JSON_ERRORS as exc:
-        raise HarnessError(f"{path}:{number}: not valid JSON: {json_problem(exc)}") from exc
+    record = parsed_line(path, number, line)
     text = record.get("text") if isinstance(record, dict) else None
     if isinstance(text, str):
         return text
